@@ -1,0 +1,116 @@
+# volkey: top-level build. Targets are stable: other checks rely on their names.
+#   make              build all userspace (warnings are errors)
+#   make deps         install every Debian package needed (idempotent)
+#   make check        deps + build + every test tier (unit, host, rig)
+#   make check-unit | check-host | check-rig [T=name] | asan | demo | install | clean
+# See docs/building.md.
+
+VERSION := $(shell cat VERSION)
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BUILD ?= build
+SAN ?= 0
+
+PKGS := libcryptsetup devmapper libnvme json-c libcurl openssl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CRYPTSETUP_VERSION = $(shell pkg-config --modversion libcryptsetup 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wvla -Wformat=2 -Wformat-security -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+ifeq ($(SAN),1)
+HARDEN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_LDFLAGS := -fsanitize=address,undefined
+else
+HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong
+SAN_LDFLAGS :=
+endif
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(HARDEN) -fPIC -MMD -MP -Iagent \
+	-DVOLKEY_VERSION='"$(VERSION)"' -DVOLKEY_CRYPTSETUP_VERSION='"$(CRYPTSETUP_VERSION)"' $(PKG_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS) -Wl,-z,relro,-z,now
+
+AGENT_SRC := $(wildcard agent/*.c)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC := $(wildcard tools/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+PROG_SRC := $(wildcard tests/progs/*.c)
+PROG_BIN := $(PROG_SRC:tests/progs/%.c=$(BUILD)/tests/progs/%)
+
+LIBVOLKEY := $(BUILD)/libvolkey.a
+VOLKEY := $(BUILD)/volkey
+
+.PHONY: all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: $(VOLKEY)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBVOLKEY): $(AGENT_OBJ)
+	@rm -f $@
+	@echo "  AR      $@"
+	@$(AR) rcs $@ $^
+
+$(VOLKEY): $(CLI_OBJ) $(LIBVOLKEY)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $(CLI_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
+
+# The secret allocator's test checks, in a munmap wrapper, that memory is wiped before it is released.
+$(BUILD)/tests/unit/test_secret: EXTRA_LDFLAGS = -Wl,--wrap=munmap
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit.o $(LIBVOLKEY)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $< $(BUILD)/tests/unit/unit.o $(LIBVOLKEY) $(ALL_LDFLAGS) $(EXTRA_LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/tests/progs/%: $(BUILD)/tests/progs/%.o $(LIBVOLKEY)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $< $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
+
+tests-build: $(VOLKEY) $(UNIT_BIN) $(PROG_BIN)
+
+deps:
+	@tools/install-deps
+
+# The guest's initramfs (busybox + virtio/9p/overlay modules); tests/rig/run builds it when missing too.
+rig-image:
+	@tests/rig/run --prepare
+
+check-unit: tests-build
+	@BUILD=$(BUILD) tests/run-tier unit
+
+check-host: tests-build
+	@BUILD=$(BUILD) tests/run-tier host
+
+check-rig: tests-build rig-image
+	@BUILD=$(BUILD) tests/run-tier rig $(T)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests-build
+	@ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		BUILD=build-asan tests/run-tier unit
+	@ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		BUILD=build-asan tests/run-tier host
+
+check: deps
+	@BUILD=$(BUILD) tests/check-all
+
+demo: deps
+	@$(MAKE) --no-print-directory tests-build rig-image
+	@tools/demo/run
+
+install: $(VOLKEY)
+	install -D -m 0755 $(VOLKEY) $(DESTDIR)$(SBINDIR)/volkey
+	install -D -m 0644 docs/man/volkey.8 $(DESTDIR)$(MANDIR)/man8/volkey.8
+
+clean:
+	rm -rf build build-asan
+
+-include $(AGENT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(PROG_BIN:=.d)

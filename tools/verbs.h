@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The volkey verb table: one entry per verb, one verb per file. */
+#pragma once
+
+struct verb {
+	const char *name;
+	const char *args;    /* usage synopsis after the verb name */
+	const char *summary; /* one line for `volkey --help` */
+	/* argv[0] is the verb name. Returns 0 or -errno; the verb has already
+	 * logged the cause, main() only maps it to an exit code. */
+	int (*run)(int argc, char **argv);
+	/* Lines printed by `volkey VERB --help` after the synopsis. */
+	const char *help;
+};
+
+extern const struct verb verb_doctor;
+
+/* Prints "Usage: volkey NAME ARGS" and the help text. */
+void verb_print_help(const struct verb *v);

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* volkey: customer-keyed disk encryption for EC2. Command-line entry point. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcode.h"
+#include "log.h"
+#include "verbs.h"
+
+#ifndef VOLKEY_VERSION
+#error "VOLKEY_VERSION comes from the Makefile"
+#endif
+
+static const struct verb *const verbs[] = {
+	&verb_doctor,
+};
+
+void verb_print_help(const struct verb *v)
+{
+	printf("Usage: volkey %s %s\n\n%s\n", v->name, v->args, v->summary);
+	if (v->help && *v->help)
+		printf("\n%s", v->help);
+}
+
+static void print_help(void)
+{
+	const struct exit_code_info *e;
+
+	printf("Usage: volkey [--debug] VERB [OPTIONS] [ARGS]\n"
+	       "Customer-keyed disk encryption for EC2 (LUKS2 + dm-crypt, keys in AWS KMS or CloudHSM).\n\n"
+	       "Verbs:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		printf("  %-14s %s\n", verbs[i]->name, verbs[i]->summary);
+	printf("\nGlobal options:\n"
+	       "  -d, --debug    log debug messages (also VOLKEY_LOG_LEVEL=debug)\n"
+	       "  -h, --help     show this help; `volkey VERB --help` for one verb\n"
+	       "  -V, --version  show the version\n"
+	       "\nExit codes:\n");
+	for (e = exit_code_table(); e->name; e++)
+		printf("  %2d  %s\n", e->code, e->meaning);
+}
+
+static const struct verb *find_verb(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		if (strcmp(verbs[i]->name, name) == 0)
+			return verbs[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	const struct verb *v;
+	int c, r;
+
+	log_setup("volkey");
+	/* '+': stop at the verb, whose own options follow it. */
+	while ((c = getopt_long(argc, argv, "+dhV", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'd':
+			log_set_max_level(LOG_DEBUG);
+			break;
+		case 'h':
+			print_help();
+			return EXIT_OK;
+		case 'V':
+			printf("volkey %s\n", VOLKEY_VERSION);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try 'volkey --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		log_error("No verb given. Try 'volkey --help'.");
+		return EXIT_USAGE;
+	}
+	v = find_verb(argv[optind]);
+	if (!v) {
+		log_error("Unknown verb '%s'. Try 'volkey --help'.", argv[optind]);
+		return EXIT_USAGE;
+	}
+	{
+		int first = optind;
+		optind = 0; /* reset getopt for the verb's own parsing */
+		r = v->run(argc - first, argv + first);
+	}
+	return exit_code_from_errno(r);
+}
