@@ -13,7 +13,7 @@ MANDIR ?= $(PREFIX)/share/man
 BUILD ?= build
 SAN ?= 0
 
-PKGS := libcryptsetup devmapper libnvme json-c libcurl openssl
+PKGS := libcryptsetup devmapper libnvme json-c libcurl openssl p11-kit-1 inih
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRYPTSETUP_VERSION = $(shell pkg-config --modversion libcryptsetup 2>/dev/null)
@@ -28,7 +28,7 @@ else
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong
 SAN_LDFLAGS :=
 endif
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(HARDEN) -fPIC -MMD -MP -Iagent \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(HARDEN) -fPIC -MMD -MP -Iagent \
 	-DVOLKEY_VERSION='"$(VERSION)"' -DVOLKEY_CRYPTSETUP_VERSION='"$(CRYPTSETUP_VERSION)"' $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS) -Wl,-z,relro,-z,now
 

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "macro.h"
+#include "secret.h"
+
+struct kctx {
+	struct volkey_config cfg;
+	char err[1024];
+	void *state[3];
+	struct key_info last;
+};
+
+static const struct backend_ops *ops_for(enum key_kind k)
+{
+	switch (k) {
+	case KEY_FILE:
+		return &backend_file_ops;
+	case KEY_AWS_KMS:
+		return &backend_kms_ops;
+	case KEY_PKCS11:
+		return &backend_pkcs11_ops;
+	}
+	return NULL;
+}
+
+void wrapped_clear(struct wrapped *w)
+{
+	if (!w)
+		return;
+	free(w->data);
+	free(w->key_ref);
+	w->data = NULL;
+	w->key_ref = NULL;
+	w->len = 0;
+}
+
+int kctx_new(const struct volkey_config *cfg, struct kctx **ret)
+{
+	struct kctx *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	if (cfg)
+		c->cfg = *cfg;
+	else
+		config_defaults(&c->cfg);
+	*ret = c;
+	return 0;
+}
+
+void kctx_free(struct kctx *c)
+{
+	if (!c)
+		return;
+	for (int k = 0; k < 3; k++)
+		if (c->state[k])
+			ops_for((enum key_kind)k)->free_state(c->state[k]);
+	free(c);
+}
+
+const char *kctx_error(const struct kctx *c)
+{
+	return c->err[0] ? c->err : "unknown error";
+}
+
+const struct volkey_config *kctx_config(const struct kctx *c)
+{
+	return &c->cfg;
+}
+
+int kctx_fail(struct kctx *c, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	for (char *p = c->err; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return r < 0 ? r : -EIO;
+}
+
+void **kctx_slot(struct kctx *c, enum key_kind kind)
+{
+	return &c->state[kind];
+}
+
+struct key_info *kctx_last_info(struct kctx *c)
+{
+	return &c->last;
+}
+
+static void begin(struct kctx *c)
+{
+	c->err[0] = '\0';
+	memset(&c->last, 0, sizeof(c->last));
+}
+
+int key_wrap_new(struct kctx *c, const struct key_uri *u, const struct binding *b, size_t len, void **ret_secret,
+		 struct wrapped *ret)
+{
+	begin(c);
+	if (len == 0 || len > 512)
+		return kctx_fail(c, -EINVAL, "secret size %zu out of range", len);
+	return ops_for(u->kind)->wrap_new(c, u, b, len, ret_secret, ret);
+}
+
+int key_wrap_secret(struct kctx *c, const struct key_uri *u, const struct binding *b, const void *secret, size_t len,
+		    struct wrapped *ret)
+{
+	begin(c);
+	if (len == 0 || len > 512)
+		return kctx_fail(c, -EINVAL, "secret size %zu out of range", len);
+	return ops_for(u->kind)->wrap_secret(c, u, b, secret, len, ret);
+}
+
+int key_unwrap(struct kctx *c, const struct key_uri *u, const struct binding *b, const struct wrapped *w,
+	       void **ret_secret, size_t *ret_len)
+{
+	begin(c);
+	if (!w->data || w->len == 0 || w->len > WRAPPED_MAX)
+		return kctx_fail(c, -EBADMSG, "wrapped secret is empty or too large (%zu bytes)", w->len);
+	return ops_for(u->kind)->unwrap(c, u, b, w, ret_secret, ret_len);
+}
+
+int key_rewrap(struct kctx *c, const struct key_uri *from, const struct key_uri *to, const struct binding *b,
+	       const struct wrapped *in, struct wrapped *ret)
+{
+	const struct backend_ops *o;
+	void *secret = NULL;
+	size_t len = 0;
+	int r;
+
+	begin(c);
+	if (!to)
+		to = from;
+	o = ops_for(from->kind);
+	if (from->kind == to->kind && o->rewrap)
+		return o->rewrap(c, from, to, b, in, ret);
+	/* Across backends the plaintext passes through this host, in secret memory only. */
+	r = key_unwrap(c, from, b, in, &secret, &len);
+	if (r < 0)
+		return r;
+	r = key_wrap_secret(c, to, b, secret, len, ret);
+	secret_free(secret);
+	return r;
+}
+
+int key_describe(struct kctx *c, const struct key_uri *u, struct key_info *ret)
+{
+	begin(c);
+	memset(ret, 0, sizeof(*ret));
+	return ops_for(u->kind)->describe(c, u, ret);
+}

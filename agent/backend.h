@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The key backends behind one interface: wrap a fresh random secret, unwrap,
+ * rewrap to another key, describe a key. Secrets come back in secret memory
+ * (secret.h). Functions return 0 or -errno and never print; on failure the
+ * context holds a one-line explanation in plain words (kctx_error()). */
+#pragma once
+
+#include <stddef.h>
+#include <stdbool.h>
+#include "binding.h"
+#include "config.h"
+#include "keyuri.h"
+
+/* The secret size volkey uses for keyslot passphrases. */
+#define VOLUME_SECRET_BYTES 32
+#define WRAPPED_MAX 8192
+
+struct wrapped {
+	unsigned char *data; /* opaque to callers, backend-specific (malloc'ed) */
+	size_t len;
+	char *key_ref;       /* the key that wrapped it: KMS key ARN, file KEK fingerprint, PKCS#11 label */
+};
+void wrapped_clear(struct wrapped *w);
+
+struct key_info {
+	char key_ref[512];   /* key ARN / fingerprint / token:label */
+	char state[48];      /* "Enabled", "Disabled", "PendingDeletion", "present", ... */
+	char region[48];     /* KMS region that answered */
+	char cred_source[64];/* "environment", "profile NAME", "container", "imds role NAME", "file", "pin-source" */
+	char detail[256];    /* backend-specific: key spec, mechanism, token label */
+};
+
+struct kctx; /* shared across calls: config, KMS connections and credentials, error text */
+
+int kctx_new(const struct volkey_config *cfg, struct kctx **ret);
+void kctx_free(struct kctx *c);
+static inline void kctx_freep(struct kctx **c)
+{
+	kctx_free(*c);
+}
+const char *kctx_error(const struct kctx *c);
+const struct volkey_config *kctx_config(const struct kctx *c);
+/* Backends set the error text; returns r for `return kctx_fail(c, r, ...)`. */
+int kctx_fail(struct kctx *c, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Opaque per-backend state hung on the context (e.g. the KMS client). */
+void **kctx_slot(struct kctx *c, enum key_kind kind);
+/* Last key_info filled by an operation: which region answered, credential source. */
+struct key_info *kctx_last_info(struct kctx *c);
+
+/* A fresh random secret of len bytes wrapped under uri for binding b. */
+int key_wrap_new(struct kctx *c, const struct key_uri *uri, const struct binding *b, size_t len,
+		 void **ret_secret, struct wrapped *ret);
+/* Wrap a given secret (rewrap across backends, recovery). */
+int key_wrap_secret(struct kctx *c, const struct key_uri *uri, const struct binding *b, const void *secret,
+		    size_t len, struct wrapped *ret);
+int key_unwrap(struct kctx *c, const struct key_uri *uri, const struct binding *b, const struct wrapped *w,
+	       void **ret_secret, size_t *ret_len);
+/* Re-wrap under `to` (or the newest version of `from` when to == NULL). KMS to KMS
+ * uses ReEncrypt, so the plaintext never reaches this host. */
+int key_rewrap(struct kctx *c, const struct key_uri *from, const struct key_uri *to, const struct binding *b,
+	       const struct wrapped *in, struct wrapped *ret);
+int key_describe(struct kctx *c, const struct key_uri *uri, struct key_info *ret);
+
+/* One backend's operations (backend_file.c, backend_kms.c, backend_pkcs11.c). */
+struct backend_ops {
+	enum key_kind kind;
+	int (*wrap_new)(struct kctx *c, const struct key_uri *u, const struct binding *b, size_t len,
+			void **ret_secret, struct wrapped *ret);
+	int (*wrap_secret)(struct kctx *c, const struct key_uri *u, const struct binding *b, const void *secret,
+			   size_t len, struct wrapped *ret);
+	int (*unwrap)(struct kctx *c, const struct key_uri *u, const struct binding *b, const struct wrapped *w,
+		      void **ret_secret, size_t *ret_len);
+	/* Optional: rewrap within the backend without exposing the plaintext. */
+	int (*rewrap)(struct kctx *c, const struct key_uri *from, const struct key_uri *to, const struct binding *b,
+		      const struct wrapped *in, struct wrapped *ret);
+	int (*describe)(struct kctx *c, const struct key_uri *u, struct key_info *ret);
+	void (*free_state)(void *state);
+};
+extern const struct backend_ops backend_file_ops;
+extern const struct backend_ops backend_kms_ops;
+extern const struct backend_ops backend_pkcs11_ops;

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* /etc/volkey/volkey.conf (or $VOLKEY_CONFIG), INI syntax, parsed with libinih.
+ * Every field has a default; a missing file is fine, a malformed one is not.
+ * docs/config.md documents each key. */
+#pragma once
+
+#include <stdbool.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/volkey/volkey.conf"
+#define CONFIG_MAX_REGIONS 8
+
+struct region_endpoint {
+	char region[48];
+	char endpoint[256];
+};
+
+struct volkey_config {
+	char path[256]; /* the file read, or "" */
+	/* [kms] */
+	char kms_region[48];
+	char kms_regions[CONFIG_MAX_REGIONS][48]; /* multi-Region failover order */
+	int kms_nregions;
+	char kms_endpoint[256];
+	bool kms_fips;
+	long kms_connect_timeout_ms;
+	long kms_timeout_ms;
+	long kms_deadline_ms;
+	int kms_max_attempts;
+	long kms_retry_base_ms;
+	long kms_retry_cap_ms;
+	char kms_ca_file[256];
+	/* [kms:REGION] endpoint = URL */
+	struct region_endpoint kms_region_endpoints[CONFIG_MAX_REGIONS];
+	int kms_nregion_endpoints;
+	/* [aws] */
+	char aws_profile[64];
+	/* [imds] */
+	char imds_endpoint[256];
+	long imds_timeout_ms;
+	/* [pkcs11] */
+	char p11_mechanism[64];
+	char p11_module[256];
+};
+
+void config_defaults(struct volkey_config *c);
+/* path NULL: $VOLKEY_CONFIG, else CONFIG_DEFAULT_PATH (absent is fine only then).
+ * -EINVAL with *ret_line set (when non-NULL) for a bad line. */
+int config_load(const char *path, struct volkey_config *c, int *ret_line);

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <stdlib.h>
+#include <string.h>
+#include <p11-kit/uri.h>
+
+#include "keyuri.h"
+#include "macro.h"
+
+const char *key_kind_to_string(enum key_kind k)
+{
+	switch (k) {
+	case KEY_FILE:
+		return "file";
+	case KEY_AWS_KMS:
+		return "aws-kms";
+	case KEY_PKCS11:
+		return "pkcs11";
+	}
+	return "unknown";
+}
+
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s == 0x7f)
+			return false;
+	return true;
+}
+
+/* arn:PARTITION:kms:REGION:ACCOUNT:key/ID or :alias/NAME */
+static int parse_arn(struct key_uri *u)
+{
+	_cleanup_free_ char *copy = strdup(u->key_id);
+	char *f[6], *save = NULL, *p;
+	int n = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (p = strtok_r(copy, ":", &save); p && n < 6; p = strtok_r(NULL, ":", &save))
+		f[n++] = p;
+	/* the resource may itself contain ':'? not for KMS; reject extra fields */
+	if (n != 6 || p || strcmp(f[0], "arn") != 0 || strcmp(f[2], "kms") != 0 || !*f[3] || !*f[4])
+		return -EINVAL;
+	if (strncmp(f[5], "key/", 4) != 0 && strncmp(f[5], "alias/", 6) != 0)
+		return -EINVAL;
+	if (strlen(f[5]) <= 6 && strncmp(f[5], "alias/", 6) == 0)
+		return -EINVAL;
+	u->arn_partition = strdup(f[1]);
+	u->arn_region = strdup(f[3]);
+	u->arn_account = strdup(f[4]);
+	u->is_alias = strncmp(f[5], "alias/", 6) == 0;
+	if (!u->arn_partition || !u->arn_region || !u->arn_account)
+		return -ENOMEM;
+	return 0;
+}
+
+static int parse_kms(struct key_uri *u, const char *rest)
+{
+	if (!*rest || strlen(rest) > 2048 || !printable(rest))
+		return -EINVAL;
+	u->key_id = strdup(rest);
+	if (!u->key_id)
+		return -ENOMEM;
+	if (strncmp(rest, "arn:", 4) == 0)
+		return parse_arn(u);
+	if (strncmp(rest, "alias/", 6) == 0) {
+		if (!rest[6])
+			return -EINVAL;
+		u->is_alias = true;
+		return 0;
+	}
+	/* key id (uuid or mrk-...) */
+	for (const char *p = rest; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F') || *p == '-' ||
+		      (*p >= 'g' && *p <= 'z')))
+			return -EINVAL;
+	return 0;
+}
+
+static int parse_pkcs11(struct key_uri *u, const char *s)
+{
+	P11KitUri *p = p11_kit_uri_new();
+
+	if (!p)
+		return -ENOMEM;
+	if (p11_kit_uri_parse(s, P11_KIT_URI_FOR_ANY, p) != P11_KIT_URI_OK) {
+		p11_kit_uri_free(p);
+		return -EINVAL;
+	}
+	u->p11 = p;
+	u->module_path = p11_kit_uri_get_module_path(p);
+	u->pin_source = p11_kit_uri_get_pin_source(p);
+	u->mechanism = p11_kit_uri_get_vendor_query(p, "x-mechanism");
+	return 0;
+}
+
+int key_uri_parse(const char *s, struct key_uri **ret)
+{
+	struct key_uri *u;
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->text = strdup(s);
+	if (!u->text) {
+		free(u);
+		return -ENOMEM;
+	}
+	if (strncmp(s, "aws-kms:", 8) == 0) {
+		u->kind = KEY_AWS_KMS;
+		r = parse_kms(u, s + 8);
+	} else if (strncmp(s, "pkcs11:", 7) == 0) {
+		u->kind = KEY_PKCS11;
+		r = parse_pkcs11(u, s);
+	} else if (strncmp(s, "file:", 5) == 0) {
+		u->kind = KEY_FILE;
+		/* file:/abs/path or file:///abs/path */
+		const char *p = s + 5;
+		if (strncmp(p, "//", 2) == 0)
+			p += 2;
+		r = (p[0] == '/' && strlen(p) < 4096 && printable(p)) ? 0 : -EINVAL;
+		if (r == 0 && !(u->path = strdup(p)))
+			r = -ENOMEM;
+	} else {
+		r = -EINVAL;
+	}
+	if (r < 0) {
+		key_uri_free(u);
+		return r;
+	}
+	*ret = u;
+	return 0;
+}
+
+void key_uri_free(struct key_uri *u)
+{
+	if (!u)
+		return;
+	free(u->text);
+	free(u->path);
+	free(u->key_id);
+	free(u->arn_region);
+	free(u->arn_partition);
+	free(u->arn_account);
+	if (u->p11)
+		p11_kit_uri_free(u->p11);
+	free(u);
+}
+
+char *key_uri_arn_for_region(const struct key_uri *u, const char *region)
+{
+	const char *res;
+	char *s;
+
+	if (u->kind != KEY_AWS_KMS || !u->arn_region)
+		return NULL;
+	res = strstr(u->key_id, u->arn_account);
+	if (!res)
+		return NULL;
+	res += strlen(u->arn_account); /* ":key/..." */
+	if (asprintf(&s, "arn:%s:kms:%s:%s%s", u->arn_partition, region, u->arn_account, res) < 0)
+		return NULL;
+	return s;
+}
