@@ -18,8 +18,9 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRYPTSETUP_VERSION = $(shell pkg-config --modversion libcryptsetup 2>/dev/null)
 
+# snprintf truncation into fixed buffers is deliberate (bounded messages), hence -Wno-format-truncation.
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-	-Wvla -Wformat=2 -Wformat-security -Wno-format-nonliteral
+	-Wvla -Wformat=2 -Wformat-security -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS ?= -O2 -g
 ifeq ($(SAN),1)
 HARDEN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -133,7 +133,7 @@ static int imds_fetch_token(struct imds *m)
 	return 0;
 }
 
-int imds_get(struct imds *m, const char *path, char **ret_body)
+static int imds_get_internal(struct imds *m, const char *path, bool secret, char **ret_body)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		_cleanup_(curl_buf_freep) struct curl_buf *body = NULL;
@@ -156,7 +156,7 @@ int imds_get(struct imds *m, const char *path, char **ret_body)
 		if (!h)
 			return -ENOMEM;
 		snprintf(p, sizeof(p), "/latest/%s", path);
-		r = curl_buf_new(false, &body);
+		r = curl_buf_new(secret, &body);
 		if (r >= 0)
 			r = imds_request(m, "GET", p, h, body, &status);
 		curl_slist_free_all(h);
@@ -164,6 +164,10 @@ int imds_get(struct imds *m, const char *path, char **ret_body)
 			return r;
 		switch (status) {
 		case 200:
+			if (secret) {
+				*ret_body = body->data ? TAKE_PTR(body->data) : secret_dup("", 1);
+				return *ret_body ? 0 : -ENOMEM;
+			}
 			*ret_body = curl_buf_steal_string(body);
 			return *ret_body ? 0 : -ENOMEM;
 		case 401: /* token expired or unknown: fetch a new one, once */
@@ -179,6 +183,16 @@ int imds_get(struct imds *m, const char *path, char **ret_body)
 		}
 	}
 	return -EACCES;
+}
+
+int imds_get(struct imds *m, const char *path, char **ret_body)
+{
+	return imds_get_internal(m, path, false, ret_body);
+}
+
+int imds_get_secret(struct imds *m, const char *path, char **ret_body)
+{
+	return imds_get_internal(m, path, true, ret_body);
 }
 
 int ec2_dmi_probe(const char *root, struct ec2_dmi *ret)

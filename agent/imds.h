@@ -23,6 +23,8 @@ const char *imds_endpoint(const struct imds *m);
  * body. -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH when unreachable, -ENOENT on 404,
  * -EACCES on 401 (after one token refresh), -EPERM on 403, -EPROTO otherwise. */
 int imds_get(struct imds *m, const char *path, char **ret_body);
+/* The same with the body in secret memory (free with secret_free): role credentials. */
+int imds_get_secret(struct imds *m, const char *path, char **ret_body);
 
 /* True when AWS_EC2_METADATA_DISABLED says so. */
 bool imds_disabled_by_env(void);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
+#include "aws_creds.h"
 #include "backend.h"
 #include "exitcode.h"
 #include "log.h"
@@ -207,6 +208,7 @@ int main(int argc, char **argv)
 	int r;
 
 	memhooks_setup();
+	aws_env_capture();
 	log_setup("vk-key");
 	r = run(argc, argv);
 	if (r == -EINVAL && argc < 3)

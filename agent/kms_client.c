@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <openssl/rand.h>
+
+#include "aws_creds.h"
+#include "b64.h"
+#include "curlutil.h"
+#include "imds.h"
+#include "kms_client.h"
+#include "log.h"
+#include "macro.h"
+#include "secret.h"
+
+#define MAX_CONNS 8
+#define CRED_REFRESH_MARGIN_S 600 /* refresh 10 minutes before expiry, as the SDKs do */
+
+struct kms_conn {
+	char endpoint[256];
+	CURL *curl;
+};
+
+struct kms_client {
+	struct volkey_config cfg;
+	struct aws_creds creds;
+	struct kms_conn conns[MAX_CONNS];
+	int nconns;
+	char default_region[48];
+};
+
+int kms_client_new(const struct volkey_config *cfg, struct kms_client **ret)
+{
+	struct kms_client *k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->cfg = *cfg;
+	*ret = k;
+	return 0;
+}
+
+void kms_client_free(struct kms_client *k)
+{
+	if (!k)
+		return;
+	for (int i = 0; i < k->nconns; i++)
+		curl_easy_cleanup(k->conns[i].curl);
+	aws_creds_clear(&k->creds);
+	free(k);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* ---- regions and endpoints ---- */
+
+static const char *env_nonempty(const char *n)
+{
+	const char *v = getenv(n);
+	return v && *v ? v : NULL;
+}
+
+static int default_region(struct kms_client *k, char *err, size_t err_n)
+{
+	const char *e;
+	char buf[64];
+
+	if (k->default_region[0])
+		return 0;
+	if ((e = env_nonempty("AWS_REGION")) || (e = env_nonempty("AWS_DEFAULT_REGION"))) {
+		snprintf(k->default_region, sizeof(k->default_region), "%s", e);
+		return 0;
+	}
+	if (k->cfg.kms_region[0]) {
+		snprintf(k->default_region, sizeof(k->default_region), "%s", k->cfg.kms_region);
+		return 0;
+	}
+	if (aws_profile_region(&k->cfg, buf, sizeof(buf)) == 0) {
+		snprintf(k->default_region, sizeof(k->default_region), "%s", buf);
+		return 0;
+	}
+	if (!imds_disabled_by_env()) {
+		_cleanup_(imds_freep) struct imds *m = NULL;
+		_cleanup_free_ char *r = NULL;
+		if (imds_new(k->cfg.imds_endpoint[0] ? k->cfg.imds_endpoint : NULL, k->cfg.imds_timeout_ms, &m) == 0 &&
+		    imds_get(m, "meta-data/placement/region", &r) == 0 && r[0] && strlen(r) < 48) {
+			snprintf(k->default_region, sizeof(k->default_region), "%s", r);
+			return 0;
+		}
+	}
+	snprintf(err, err_n, "no AWS region: give a key ARN, AWS_REGION, [kms] region in the config, a profile "
+		 "region, or run on EC2");
+	return -EINVAL;
+}
+
+static int region_list(struct kms_client *k, const struct key_uri *u, char out[][48], int *n, char *err, size_t en)
+{
+	bool multi = strstr(u->key_id, "mrk-") != NULL;
+	int r;
+
+	*n = 0;
+	if (u->arn_region) {
+		snprintf(out[(*n)++], 48, "%s", u->arn_region);
+	} else if (!(multi && k->cfg.kms_nregions > 0)) {
+		r = default_region(k, err, en);
+		if (r < 0)
+			return r;
+		snprintf(out[(*n)++], 48, "%s", k->default_region);
+	}
+	if (multi || *n == 0)
+		for (int i = 0; i < k->cfg.kms_nregions && *n < CONFIG_MAX_REGIONS + 1; i++) {
+			bool dup = false;
+			for (int j = 0; j < *n; j++)
+				dup |= !strcmp(out[j], k->cfg.kms_regions[i]);
+			if (!dup)
+				snprintf(out[(*n)++], 48, "%s", k->cfg.kms_regions[i]);
+		}
+	return 0;
+}
+
+static bool loopback_http(const char *url)
+{
+	static const char *const ok[] = { "http://127.", "http://localhost:", "http://localhost/", "http://[::1]" };
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+		if (!strncmp(url, ok[i], strlen(ok[i])))
+			return true;
+	return !strcmp(url, "http://localhost");
+}
+
+static int endpoint_for(struct kms_client *k, const char *region, char *buf, size_t n, char *err, size_t en)
+{
+	const char *e = NULL;
+	const char *fips = env_nonempty("AWS_USE_FIPS_ENDPOINT");
+
+	for (int i = 0; i < k->cfg.kms_nregion_endpoints; i++)
+		if (!strcmp(k->cfg.kms_region_endpoints[i].region, region))
+			e = k->cfg.kms_region_endpoints[i].endpoint;
+	if (!e)
+		e = env_nonempty("AWS_ENDPOINT_URL_KMS");
+	if (!e)
+		e = env_nonempty("AWS_ENDPOINT_URL");
+	if (!e && k->cfg.kms_endpoint[0])
+		e = k->cfg.kms_endpoint;
+	if (!e) {
+		bool f = k->cfg.kms_fips || (fips && !strcasecmp(fips, "true"));
+		snprintf(buf, n, "https://kms%s.%s.amazonaws.com", f ? "-fips" : "", region);
+		return 0;
+	}
+	if (strncmp(e, "https://", 8) != 0 && !(strncmp(e, "http://", 7) == 0 && loopback_http(e))) {
+		snprintf(err, en, "KMS endpoint %s refused: only https, or plain http to a loopback address", e);
+		return -EINVAL;
+	}
+	snprintf(buf, n, "%s", e);
+	return 0;
+}
+
+static CURL *conn_for(struct kms_client *k, const char *endpoint)
+{
+	for (int i = 0; i < k->nconns; i++)
+		if (!strcmp(k->conns[i].endpoint, endpoint))
+			return k->conns[i].curl;
+	if (k->nconns == MAX_CONNS)
+		return NULL;
+	k->conns[k->nconns].curl = curl_easy_init();
+	if (!k->conns[k->nconns].curl)
+		return NULL;
+	snprintf(k->conns[k->nconns].endpoint, sizeof(k->conns[0].endpoint), "%s", endpoint);
+	return k->conns[k->nconns++].curl;
+}
+
+/* ---- request bodies ---- */
+
+static json_object *context_json(const struct binding *b)
+{
+	json_object *o = json_object_new_object();
+	for (size_t i = 0; o && i < b->n; i++)
+		json_object_object_add(o, b->pairs[i].key, json_object_new_string(b->pairs[i].value));
+	return o;
+}
+
+static char *region_key_id(const struct key_uri *u, const char *region)
+{
+	char *s = key_uri_arn_for_region(u, region);
+	return s ? s : strdup(u->key_id);
+}
+
+/* Builds the body in secret memory (it may carry a plaintext). */
+static int build_body(const struct kms_request *q, const char *region, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *kid = region_key_id(q->key, region), *dkid = NULL, *blob64 = NULL;
+	_cleanup_secret_ char *pt64 = NULL;
+	json_object *o = json_object_new_object();
+	const char *s;
+	size_t n, total;
+	char *out;
+
+	if (!o || !kid)
+		return -ENOMEM;
+	if (q->blob) {
+		blob64 = b64_encode(q->blob, q->blob_len);
+		if (!blob64)
+			goto nomem;
+		json_object_object_add(o, "CiphertextBlob", json_object_new_string(blob64));
+	}
+	switch (q->op) {
+	case KMS_ENCRYPT:
+		json_object_object_add(o, "KeyId", json_object_new_string(kid));
+		json_object_object_add(o, "EncryptionContext", context_json(q->binding));
+		pt64 = b64_encode_secret(q->plaintext, q->plaintext_len);
+		if (!pt64)
+			goto nomem;
+		break;
+	case KMS_GENERATE_DATA_KEY:
+		json_object_object_add(o, "KeyId", json_object_new_string(kid));
+		json_object_object_add(o, "NumberOfBytes", json_object_new_int(q->number_of_bytes));
+		json_object_object_add(o, "EncryptionContext", context_json(q->binding));
+		break;
+	case KMS_DECRYPT:
+		json_object_object_add(o, "KeyId", json_object_new_string(kid));
+		json_object_object_add(o, "EncryptionContext", context_json(q->binding));
+		break;
+	case KMS_REENCRYPT:
+		dkid = region_key_id(q->dest_key ? q->dest_key : q->key, region);
+		if (!dkid)
+			goto nomem;
+		json_object_object_add(o, "SourceKeyId", json_object_new_string(kid));
+		json_object_object_add(o, "SourceEncryptionContext", context_json(q->binding));
+		json_object_object_add(o, "DestinationKeyId", json_object_new_string(dkid));
+		json_object_object_add(o, "DestinationEncryptionContext", context_json(q->binding));
+		break;
+	case KMS_DESCRIBE_KEY:
+		json_object_object_add(o, "KeyId", json_object_new_string(kid));
+		break;
+	}
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	n = strlen(s);
+	total = n + (pt64 ? strlen(pt64) + 16 : 0) + 1;
+	out = secret_alloc(total);
+	if (!out)
+		goto nomem;
+	if (pt64) /* splice "Plaintext" in, so it exists only in secret memory */
+		snprintf(out, total, "{\"Plaintext\":\"%s\"%s%s", pt64, n > 2 ? "," : "", s + 1);
+	else
+		memcpy(out, s, n + 1);
+	json_object_put(o);
+	*ret = out;
+	*ret_len = strlen(out);
+	return 0;
+nomem:
+	json_object_put(o);
+	return -ENOMEM;
+}
+
+/* ---- errors ---- */
+
+enum err_class { E_FATAL, E_RETRY, E_REFRESH_CREDS };
+
+static enum err_class classify(const char *type, long status, int *ret_errno)
+{
+	static const struct {
+		const char *type;
+		int err;
+		enum err_class cls;
+	} t[] = {
+		{ "ThrottlingException", -EAGAIN, E_RETRY },
+		{ "Throttling", -EAGAIN, E_RETRY },
+		{ "TooManyRequestsException", -EAGAIN, E_RETRY },
+		{ "RequestLimitExceeded", -EAGAIN, E_RETRY },
+		{ "LimitExceededException", -EAGAIN, E_RETRY },
+		{ "KMSInternalException", -EAGAIN, E_RETRY },
+		{ "KeyUnavailableException", -EAGAIN, E_RETRY },
+		{ "DependencyTimeoutException", -ETIMEDOUT, E_RETRY },
+		{ "ExpiredTokenException", -EKEYEXPIRED, E_REFRESH_CREDS },
+		{ "AccessDeniedException", -EACCES, E_FATAL },
+		{ "DisabledException", -EKEYREVOKED, E_FATAL },
+		{ "KMSInvalidStateException", -EKEYREVOKED, E_FATAL },
+		{ "NotFoundException", -ENOKEY, E_FATAL },
+		{ "InvalidCiphertextException", -ENOKEY, E_FATAL },
+		{ "IncorrectKeyException", -ENOKEY, E_FATAL },
+		{ "InvalidKeyUsageException", -EINVAL, E_FATAL },
+		{ "UnrecognizedClientException", -EKEYREJECTED, E_FATAL },
+		{ "InvalidSignatureException", -EKEYREJECTED, E_FATAL },
+		{ "IncompleteSignatureException", -EKEYREJECTED, E_FATAL },
+		{ "MissingAuthenticationTokenException", -EKEYREJECTED, E_FATAL },
+		{ "InvalidClientTokenId", -EKEYREJECTED, E_FATAL },
+		{ "SignatureDoesNotMatch", -EKEYREJECTED, E_FATAL },
+		{ "RequestExpired", -EKEYEXPIRED, E_FATAL },
+		{ "ValidationException", -EINVAL, E_FATAL },
+		{ "SerializationException", -EINVAL, E_FATAL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		if (!strcmp(type, t[i].type)) {
+			*ret_errno = t[i].err;
+			return t[i].cls;
+		}
+	if (status >= 500) {
+		*ret_errno = -EAGAIN;
+		return E_RETRY;
+	}
+	*ret_errno = -EPROTO;
+	return E_FATAL;
+}
+
+static const char *plain_words(int err)
+{
+	switch (err) {
+	case -EACCES:
+		return "access denied";
+	case -EKEYREVOKED:
+		return "key not usable";
+	case -ENOKEY:
+		return "wrong volume binding or wrong key";
+	case -EKEYREJECTED:
+		return "credentials rejected";
+	case -EKEYEXPIRED:
+		return "request expired (is the clock right?)";
+	case -EAGAIN:
+		return "KMS busy or unavailable";
+	case -EINVAL:
+		return "request refused as invalid";
+	default:
+		return "KMS error";
+	}
+}
+
+/* ---- the call ---- */
+
+static bool unreachable(CURLcode cc, CURL *h)
+{
+	double connect = 0;
+
+	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY)
+		return true;
+	/* a timeout before the TCP connection was made */
+	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connect);
+	return cc == CURLE_OPERATION_TIMEDOUT && connect == 0;
+}
+
+static bool tls_rejected(CURLcode cc)
+{
+	return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM;
+}
+
+static long backoff_ms(const struct volkey_config *cfg, int attempt)
+{
+	unsigned int rnd = 0;
+	long cap = cfg->kms_retry_base_ms << (attempt - 1 < 20 ? attempt - 1 : 20);
+
+	if (cap > cfg->kms_retry_cap_ms)
+		cap = cfg->kms_retry_cap_ms;
+	RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+	return (long)((double)rnd / 4294967296.0 * (double)cap); /* full jitter */
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int ensure_creds(struct kctx *c, struct kms_client *k)
+{
+	char err[768];
+	int r;
+
+	if (aws_creds_fresh(&k->creds, time(NULL), CRED_REFRESH_MARGIN_S))
+		return 0;
+	if (k->creds.secret && k->creds.expires && k->creds.expires > time(NULL) + 5) {
+		/* within the refresh margin but still valid: refresh, keep the old ones on failure */
+		struct aws_creds n = { 0 };
+		if (aws_creds_load(&k->cfg, &n, err, sizeof(err)) == 0) {
+			aws_creds_clear(&k->creds);
+			k->creds = n;
+		}
+		return 0;
+	}
+	aws_creds_clear(&k->creds);
+	r = aws_creds_load(&k->cfg, &k->creds, err, sizeof(err));
+	if (r < 0)
+		return kctx_fail(c, r, "%s", err);
+	return 0;
+}
+
+static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *endpoint, const char *region,
+		   const struct kms_request *q, const char *body, size_t body_len, long timeout_ms,
+		   struct curl_buf *resp, long *status, CURLcode *cc, char *cerr)
+{
+	_cleanup_secret_ char *tokhdr = NULL;
+	struct curl_slist *hdrs = NULL;
+	char sigv4[96], target[96];
+	const char *ca = env_nonempty("AWS_CA_BUNDLE");
+	int r;
+
+	r = ensure_creds(c, k);
+	if (r < 0)
+		return r;
+	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:kms", region);
+	snprintf(target, sizeof(target), "X-Amz-Target: TrentService.%s", kms_op_name(q->op));
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/x-amz-json-1.1");
+	hdrs = curl_slist_append(hdrs, target);
+	if (k->creds.token) {
+		size_t n = strlen(k->creds.token) + 32;
+		tokhdr = secret_alloc(n);
+		if (!tokhdr) {
+			curl_slist_free_all(hdrs);
+			return -ENOMEM;
+		}
+		snprintf(tokhdr, n, "X-Amz-Security-Token: %s", k->creds.token);
+		hdrs = curl_slist_append(hdrs, tokhdr);
+	}
+	if (!hdrs)
+		return -ENOMEM;
+	curl_easy_reset(h); /* keeps the live connection and TLS session */
+	curl_easy_setopt(h, CURLOPT_URL, endpoint);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
+	curl_easy_setopt(h, CURLOPT_USERNAME, k->creds.akid);
+	curl_easy_setopt(h, CURLOPT_PASSWORD, k->creds.secret);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (k->cfg.kms_ca_file[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, k->cfg.kms_ca_file);
+	else if (ca)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, k->cfg.kms_connect_timeout_ms < timeout_ms ?
+							   k->cfg.kms_connect_timeout_ms : timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	cerr[0] = '\0';
+	curl_buf_attach(h, resp, KMS_ANSWER_MAX);
+	*cc = curl_easy_perform(h);
+	*status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	/* curl keeps the option pointers: drop them before our buffers go away */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_PASSWORD, "");
+	curl_slist_free_all(hdrs);
+	return 0;
+}
+
+static const char *key_name(const struct kms_request *q)
+{
+	return q->key->key_id;
+}
+
+int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, struct kms_answer *ret)
+{
+	char regions[CONFIG_MAX_REGIONS + 1][48], err[768], endpoint[256];
+	long deadline = now_ms() + k->cfg.kms_deadline_ms;
+	int nregions = 0, r, last_r = -EHOSTUNREACH;
+	char last_msg[1024] = "";
+
+	r = region_list(k, q->key, regions, &nregions, err, sizeof(err));
+	if (r < 0)
+		return kctx_fail(c, r, "%s", err);
+
+	for (int ri = 0; ri < nregions; ri++) {
+		_cleanup_secret_ char *body = NULL;
+		size_t body_len;
+		bool refreshed = false;
+		CURL *h;
+
+		r = endpoint_for(k, regions[ri], endpoint, sizeof(endpoint), err, sizeof(err));
+		if (r < 0)
+			return kctx_fail(c, r, "%s", err);
+		h = conn_for(k, endpoint);
+		if (!h)
+			return kctx_fail(c, -ENOMEM, "cannot create an HTTP handle");
+		r = build_body(q, regions[ri], &body, &body_len);
+		if (r < 0)
+			return kctx_fail(c, r, "cannot build the %s request", kms_op_name(q->op));
+
+		for (int attempt = 1; attempt <= k->cfg.kms_max_attempts; attempt++) {
+			_cleanup_(curl_buf_freep) struct curl_buf *resp = NULL;
+			char cerr[CURL_ERROR_SIZE], type[128] = "", msg[512] = "";
+			long status = 0, left = deadline - now_ms();
+			CURLcode cc = CURLE_OK;
+			enum err_class cls;
+			int e;
+
+			if (left <= 0) {
+				return kctx_fail(c, -ETIMEDOUT, "KMS %s for %s: deadline of %ld ms passed%s%s",
+						 kms_op_name(q->op), key_name(q), k->cfg.kms_deadline_ms,
+						 last_msg[0] ? "; last error: " : "", last_msg);
+			}
+			r = curl_buf_new(true, &resp);
+			if (r < 0)
+				return r;
+			r = perform(c, k, h, endpoint, regions[ri], q, body, body_len,
+				    left < k->cfg.kms_timeout_ms ? left : k->cfg.kms_timeout_ms, resp, &status, &cc, cerr);
+			if (r < 0)
+				return r;
+			if (cc != CURLE_OK) {
+				if (tls_rejected(cc))
+					return kctx_fail(c, -EKEYREJECTED, "TLS certificate of %s not trusted: %s", endpoint,
+							 cerr[0] ? cerr : curl_easy_strerror(cc));
+				if (resp->overflow)
+					return kctx_fail(c, -EBADMSG, "KMS %s answer from %s is larger than %d bytes",
+							 kms_op_name(q->op), endpoint, KMS_ANSWER_MAX);
+				last_r = curl_code_to_errno(cc);
+				snprintf(last_msg, sizeof(last_msg), "cannot reach KMS at %s (%s): %s", endpoint, regions[ri],
+					 cerr[0] ? cerr : curl_easy_strerror(cc));
+				log_debug("%s", last_msg);
+				if (unreachable(cc, h))
+					break; /* fast failover to the next region */
+				goto retry;
+			}
+			if (status == 200) {
+				struct key_info *info = kctx_last_info(c);
+				if (!resp->data)
+					return kctx_fail(c, -EBADMSG, "empty KMS %s answer from %s", kms_op_name(q->op), endpoint);
+				r = kms_parse_answer(q->op, resp->data, resp->len, ret);
+				if (r < 0)
+					return kctx_fail(c, r, "malformed KMS %s answer from %s", kms_op_name(q->op), endpoint);
+				snprintf(info->region, sizeof(info->region), "%s", regions[ri]);
+				snprintf(info->cred_source, sizeof(info->cred_source), "%s", k->creds.source);
+				snprintf(info->key_ref, sizeof(info->key_ref), "%s", ret->key_id);
+				return 0;
+			}
+			if (!resp->data || kms_parse_error(resp->data, resp->len, type, sizeof(type), msg, sizeof(msg)) < 0) {
+				snprintf(type, sizeof(type), "HTTP%ld", status);
+				snprintf(msg, sizeof(msg), "unparseable error answer");
+			}
+			cls = classify(type, status, &e);
+			snprintf(last_msg, sizeof(last_msg), "%s: %s: %s (key %s, region %s, credentials from %s)",
+				 plain_words(e), type, msg, key_name(q), regions[ri], k->creds.source);
+			last_r = e;
+			if (cls == E_FATAL)
+				return kctx_fail(c, e, "KMS %s failed: %s", kms_op_name(q->op), last_msg);
+			if (cls == E_REFRESH_CREDS) {
+				if (refreshed)
+					return kctx_fail(c, e, "KMS %s failed: %s", kms_op_name(q->op), last_msg);
+				refreshed = true;
+				aws_creds_clear(&k->creds);
+				attempt--; /* a credential refresh is not a retry */
+				continue;
+			}
+retry:
+			if (attempt < k->cfg.kms_max_attempts) {
+				long d = backoff_ms(&k->cfg, attempt);
+				if (now_ms() + d >= deadline)
+					break;
+				log_debug("KMS %s attempt %d failed (%s); retrying in %ld ms", kms_op_name(q->op), attempt,
+					  last_msg, d);
+				sleep_ms(d);
+			}
+		}
+	}
+	return kctx_fail(c, last_r, "KMS %s for %s failed in every region tried: %s", kms_op_name(q->op), key_name(q),
+			 last_msg[0] ? last_msg : "no attempt made");
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The AWS KMS client: JSON 1.1 over HTTPS, signed with SigV4 by libcurl
+ * (CURLOPT_AWS_SIGV4), credentials from aws_creds, one curl handle (so one kept-
+ * alive TLS connection) per endpoint for the life of the client, retries as the
+ * SDKs' standard mode (full jitter, bounded attempts, a total deadline), and a
+ * list of regions tried in order for multi-Region keys, failing over at once
+ * when a region is unreachable. */
+#pragma once
+
+#include "backend.h"
+#include "kms_parse.h"
+
+struct kms_client;
+
+int kms_client_new(const struct volkey_config *cfg, struct kms_client **ret);
+void kms_client_free(struct kms_client *k);
+
+/* What to send: the body is built per region (key ARNs differ between regions).
+ * plaintext (secret) is sent base64 in "Plaintext" for Encrypt. */
+struct kms_request {
+	enum kms_op op;
+	const struct key_uri *key;         /* the key the call is addressed to */
+	const struct key_uri *dest_key;    /* ReEncrypt destination (may equal key) */
+	const struct binding *binding;     /* EncryptionContext (both sides for ReEncrypt) */
+	const unsigned char *blob;         /* CiphertextBlob for Decrypt/ReEncrypt */
+	size_t blob_len;
+	const unsigned char *plaintext;    /* Encrypt */
+	size_t plaintext_len;
+	int number_of_bytes;               /* GenerateDataKey */
+};
+
+/* 0 with *ret filled; -errno with the reason in the context's error text.
+ * info gets the region that answered and the credential source. */
+int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *req, struct kms_answer *ret);
