@@ -135,7 +135,11 @@ static int parse_shared(const char *path, const char *section, struct ini_state 
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ENOENT : negative_errno();
-	if (fstat(fileno(f), &sb) == 0 && !st->region_only && (sb.st_mode & 077)) {
+	if (fstat(fileno(f), &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		fclose(f); /* /dev/null and friends: no credentials there */
+		return -ENOENT;
+	}
+	if (!st->region_only && (sb.st_mode & 077)) {
 		fclose(f);
 		snprintf(err, err_n, "credentials file %s has mode %04o: must not be readable by group or others", path,
 			 (unsigned)(sb.st_mode & 07777));

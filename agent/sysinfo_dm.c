@@ -17,11 +17,11 @@ static bool dm_core_live(const char *root)
 {
 	_cleanup_free_ char *misc = NULL;
 
-	if (path_exists(root, "/dev/mapper/control"))
-		return true;
-	if (read_small_file(root, "/proc/misc", 64 * 1024, &misc) < 0)
-		return false;
-	return strstr(misc, " device-mapper\n") != NULL;
+	/* The kernel's list is the authority: a stale /dev/mapper/control node (libdevmapper
+	 * creates one when asked) exists on kernels without device-mapper too. */
+	if (read_small_file(root, "/proc/misc", 64 * 1024, &misc) == 0)
+		return strstr(misc, " device-mapper\n") != NULL;
+	return path_exists(root, "/dev/mapper/control");
 }
 
 /* Why the kernel has no device-mapper, from its config when we can read it. */

@@ -7,6 +7,9 @@
 #include <sys/utsname.h>
 #include <json-c/json.h>
 
+#include "config.h"
+#include "doctor_keys.h"
+#include "exitcode.h"
 #include "imds.h"
 #include "log.h"
 #include "sysinfo.h"
@@ -148,7 +151,7 @@ static json_object *jstr(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-static void print_json(const struct doctor *d)
+static void print_json(const struct doctor *d, json_object *keys)
 {
 	json_object *o = json_object_new_object(), *k, *x, *c, *l, *libs, *e;
 
@@ -207,6 +210,8 @@ static void print_json(const struct doctor *d)
 	json_object_object_add(e, "region", jstr(d->region));
 	json_object_object_add(o, "ec2", e);
 	json_object_object_add(o, "ready", json_object_new_boolean(d->ready));
+	if (keys)
+		json_object_object_add(o, "keys", keys);
 
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
@@ -216,17 +221,27 @@ static int doctor_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct doctor d = { 0 };
+	struct volkey_config cfg;
+	struct key_check checks[16];
+	char *keys[16];
+	int nkeys = 0, kr = 0, line = 0, r;
 	bool json = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "jhk:", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'k':
+			if (nkeys == (int)ARRAY_SIZE(keys))
+				return log_error_errno(-E2BIG, "doctor: at most %zu --key options", ARRAY_SIZE(keys));
+			keys[nkeys++] = optarg;
 			break;
 		case 'h':
 			verb_print_help(&verb_doctor);
@@ -238,26 +253,45 @@ static int doctor_run(int argc, char **argv)
 	if (optind != argc)
 		return log_error_errno(-EINVAL, "doctor: unexpected argument '%s'", argv[optind]);
 
+	r = config_load(arg_config, &cfg, &line);
+	if (r < 0)
+		return log_error_errno(r, "Cannot read config %s: %s", arg_config ? arg_config : "(default)",
+				       r == -EINVAL ? "syntax or value error" : strerror(-r));
 	doctor_probe(&d);
-	if (json)
-		print_json(&d);
-	else
+	if (nkeys > 0)
+		kr = doctor_check_keys(&cfg, keys, nkeys, checks);
+	if (json) {
+		print_json(&d, nkeys > 0 ? doctor_keys_json(checks, nkeys) : NULL);
+	} else {
 		print_text(&d);
+		doctor_print_keys(checks, nkeys);
+	}
 	free(d.instance_id);
 	free(d.region);
 	free(d.instance_type);
+	if (nkeys > 0) {
+		if (line)
+			log_debug("config line %d", line);
+		for (int i = 0; i < nkeys; i++)
+			if (!checks[i].ok)
+				log_error("Key %s does not work: %s", checks[i].uri, checks[i].message);
+		return kr; /* with --key, the exit code says whether every key works */
+	}
 	return d.ready ? 0 : -EOPNOTSUPP;
 }
 
 const struct verb verb_doctor = {
 	.name = "doctor",
-	.args = "[--json]",
+	.args = "[--json] [--key URI]...",
 	.summary = "Report what this machine offers: dm-crypt, AES drivers and CPU, libraries, EC2",
 	.run = doctor_run,
 	.help = "Options:\n"
-		"  --json   one JSON object on stdout instead of the table\n"
-		"\nExit status: 0 when this machine can unlock volumes (dm-crypt available or\n"
-		"loadable), 7 when the kernel lacks dm-crypt.\n"
+		"  --json      one JSON object on stdout instead of the table\n"
+		"  --key URI   wrap a random secret with this key, unwrap it and compare;\n"
+		"              report reachability, region, credential source, latency (repeatable)\n"
+		"\nExit status: without --key, 0 when this machine can unlock volumes (dm-crypt\n"
+		"available or loadable), 7 when the kernel lacks dm-crypt. With --key, 0 only when\n"
+		"every key works, else the exit code of the first failure.\n"
 		"IMDS is probed (1 s timeout) only when DMI says EC2 or\n"
 		"AWS_EC2_METADATA_SERVICE_ENDPOINT is set; AWS_EC2_METADATA_DISABLED=true skips it.\n",
 };

@@ -15,5 +15,8 @@ struct verb {
 
 extern const struct verb verb_doctor;
 
+/* --config FILE (global option), or NULL for $VOLKEY_CONFIG / the default path. */
+extern const char *arg_config;
+
 /* Prints "Usage: volkey NAME ARGS" and the help text. */
 void verb_print_help(const struct verb *v);

@@ -6,12 +6,16 @@
 #include <string.h>
 
 #include "exitcode.h"
+#include "aws_creds.h"
 #include "log.h"
+#include "memhooks.h"
 #include "verbs.h"
 
 #ifndef VOLKEY_VERSION
 #error "VOLKEY_VERSION comes from the Makefile"
 #endif
+
+const char *arg_config;
 
 static const struct verb *const verbs[] = {
 	&verb_doctor,
@@ -28,12 +32,13 @@ static void print_help(void)
 {
 	const struct exit_code_info *e;
 
-	printf("Usage: volkey [--debug] VERB [OPTIONS] [ARGS]\n"
+	printf("Usage: volkey [--debug] [--config FILE] VERB [OPTIONS] [ARGS]\n"
 	       "Customer-keyed disk encryption for EC2 (LUKS2 + dm-crypt, keys in AWS KMS or CloudHSM).\n\n"
 	       "Verbs:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
 		printf("  %-14s %s\n", verbs[i]->name, verbs[i]->summary);
 	printf("\nGlobal options:\n"
+	       "  -c, --config FILE  configuration (default $VOLKEY_CONFIG or /etc/volkey/volkey.conf)\n"
 	       "  -d, --debug    log debug messages (also VOLKEY_LOG_LEVEL=debug)\n"
 	       "  -h, --help     show this help; `volkey VERB --help` for one verb\n"
 	       "  -V, --version  show the version\n"
@@ -54,6 +59,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "debug", no_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -61,10 +67,15 @@ int main(int argc, char **argv)
 	const struct verb *v;
 	int c, r;
 
+	memhooks_setup();   /* before any curl or OpenSSL allocation */
+	aws_env_capture();  /* AWS secrets leave the environment at once */
 	log_setup("volkey");
 	/* '+': stop at the verb, whose own options follow it. */
-	while ((c = getopt_long(argc, argv, "+dhV", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+c:dhV", opts, NULL)) >= 0) {
 		switch (c) {
+		case 'c':
+			arg_config = optarg;
+			break;
 		case 'd':
 			log_set_max_level(LOG_DEBUG);
 			break;

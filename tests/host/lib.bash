@@ -38,3 +38,45 @@ start_imds() {
 	[[ -s $TMP/imds.port ]] || fail "fake IMDS did not start"
 	IMDS_URL=http://127.0.0.1:$(cat "$TMP/imds.port")
 }
+
+# Never let a test reach a real metadata address: tests that want IMDS point at the fake.
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_KMS || true
+VK=$VOLKEY_SRC/${BUILD:-build}/tests/progs/vk-key
+UUID=6b2d237d-2aa4-400d-ac36-d583efc0b07c
+KEYID=1234abcd-12ab-34cd-56ef-1234567890ab
+
+# kms_config FILE [REGION]: a double config with one key (alias/vol), one mrk key,
+# static credentials (AKIDTEST1 / sekrit/abc+def) and the first IMDS-issued ones.
+kms_config() {
+	cat >"$1" <<JSON
+{"region": "${2:-eu-west-1}", "account": "111122223333", "seed": "volkey-test-seed",
+ "credentials": [{"access_key": "AKIDTEST1", "secret_key": "sekrit/abc+def", "session_token": null},
+                 {"access_key": "AKIDTOKEN", "secret_key": "tok-secret", "session_token": "tok-session-1"},
+                 {"access_key": "ASIAFAKEIMDS00000001", "secret_key": "imds-secret-1-s", "session_token": "imds-session-token-1"},
+                 {"access_key": "ASIAFAKEIMDS00000002", "secret_key": "imds-secret-2-s", "session_token": "imds-session-token-2"},
+                 {"access_key": "ASIAFAKEIMDS00000003", "secret_key": "imds-secret-3-s", "session_token": "imds-session-token-3"}],
+ "keys": [{"id": "$KEYID", "aliases": ["alias/vol"], "state": "Enabled"},
+          {"id": "mrk-0123456789abcdef0123456789abcdef", "aliases": ["alias/mrk"], "state": "Enabled"}]}
+JSON
+}
+
+# start_kms NAME [kms.py args...]: run the KMS double; sets KMS_URL_<NAME>, KMS_LOG_<NAME>.
+start_kms() {
+	local name=$1 pid i; shift
+	"$PY" "$VOLKEY_SRC/tests/fakes/kms.py" --port-file "$TMP/kms-$name.port" --log "$TMP/kms-$name.log" "$@" \
+		2>"$TMP/kms-$name.err" &
+	pid=$!
+	on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	for i in $(seq 1 100); do [[ -s $TMP/kms-$name.port ]] && break; sleep 0.05; done
+	[[ -s $TMP/kms-$name.port ]] || { cat "$TMP/kms-$name.err"; fail "KMS double $name did not start"; }
+	local scheme=http
+	[[ " $* " == *" --tls-cert "* ]] && scheme=https
+	printf -v "KMS_URL_$name" '%s://127.0.0.1:%s' "$scheme" "$(cat "$TMP/kms-$name.port")"
+	printf -v "KMS_LOG_$name" '%s' "$TMP/kms-$name.log"
+}
+# kms_ctl URL PATH JSON: a control call to the double (faults, key state).
+kms_ctl() { curl -sf -X POST -H 'Content-Type: application/json' --data "$3" "$1$2" >/dev/null || fail "kms control $2"; }
+# count_calls LOG OP: KMS calls of that op in the double's log.
+count_calls() { grep -c "\"op\": \"$2\"" "$1" || true; }
