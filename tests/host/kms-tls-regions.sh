@@ -27,9 +27,10 @@ args=(); for i in 1 2 3 4 5 6 7 8; do args+=(--key aws-kms:alias/vol); done
 AWS_CA_BUNDLE=$TMP/ca.pem "$VOLKEY" doctor --json "${args[@]}" >"$TMP/doc.json" 2>"$TMP/err" || { cat "$TMP/err"; fail "doctor --key x8"; }
 [[ $(json_get "$TMP/doc.json" 'sum(1 for k in j["keys"] if k["ok"])') -eq 8 ]] || fail "not all 8 keys ok"
 h1=$(curl -sf --cacert "$TMP/ca.pem" "$KMS_URL_T/_volkey/stats" | json_get /dev/stdin 'j["tls_handshakes"]')
-echo "16 KMS calls (8 wraps, 8 unwraps) cost $((h1 - h0)) TLS handshake(s)"
-[[ $((h1 - h0)) -le 2 ]] || fail "$((h1 - h0)) handshakes for one doctor run"
-[[ $((h1 - h0)) -ge 1 ]] || fail "no handshake counted"
+# h1 also counts the handshake of the stats request that read it.
+hs=$((h1 - h0 - 1))
+echo "16 KMS calls (8 wraps, 8 unwraps) cost $hs TLS handshake(s)"
+[[ $hs -eq 1 ]] || fail "$hs handshakes for one doctor run (want 1)"
 
 echo "== multi-Region key: the first region is down, the second answers"
 start_kms W --config "$TMP/kms.json" --region eu-west-1
