@@ -45,7 +45,7 @@ PROG_BIN := $(PROG_SRC:tests/progs/%.c=$(BUILD)/tests/progs/%)
 LIBVOLKEY := $(BUILD)/libvolkey.a
 VOLKEY := $(BUILD)/volkey
 
-.PHONY: all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
+.PHONY: bench-unwrap fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -79,6 +79,22 @@ tests-build: $(VOLKEY) $(UNIT_BIN) $(PROG_BIN)
 
 deps:
 	@tools/install-deps
+
+# libFuzzer target of the KMS answer parser (clang); `make fuzz` runs it for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 30
+FUZZ_SRC := agent/kms_parse.c agent/json_secret.c agent/b64.c agent/secret.c
+$(BUILD)/fuzz/fuzz_kms_parse: tests/fuzz/fuzz_kms_parse.c $(FUZZ_SRC) $(wildcard agent/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Iagent $(shell pkg-config --cflags json-c openssl) -o $@ tests/fuzz/fuzz_kms_parse.c $(FUZZ_SRC) \
+		$(shell pkg-config --libs json-c openssl)
+
+bench-unwrap: tests-build
+	@BUILD=$(BUILD) tests/bench/unwrap.sh
+
+fuzz: $(BUILD)/fuzz/fuzz_kms_parse
+	@tests/run-fuzz $(BUILD)/fuzz/fuzz_kms_parse tests/fuzz/corpus/kms $(FUZZ_SECONDS)
 
 # The guest's initramfs (busybox + virtio/9p/overlay modules); tests/rig/run builds it when missing too.
 rig-image:
