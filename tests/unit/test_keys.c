@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Key URIs, bindings, base64, config and the KMS answer parser. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "b64.h"
+#include "binding.h"
+#include "config.h"
+#include "json_secret.h"
+#include "keyuri.h"
+#include "kms_parse.h"
+#include "macro.h"
+#include "secret.h"
+#include "unit.h"
+
+#define UUID "6b2d237d-2aa4-400d-ac36-d583efc0b07c"
+
+TEST(kms_uris_parse)
+{
+	struct key_uri *u = NULL;
+	char *s;
+
+	CHECK_EQ_INT(key_uri_parse("aws-kms:alias/vol", &u), 0);
+	CHECK(u && u->kind == KEY_AWS_KMS && u->is_alias && !u->arn_region);
+	key_uri_free(u);
+	CHECK_EQ_INT(key_uri_parse("aws-kms:arn:aws:kms:eu-west-1:111122223333:key/mrk-0a1b", &u), 0);
+	CHECK_STREQ(u->arn_region, "eu-west-1");
+	CHECK_STREQ(u->arn_account, "111122223333");
+	s = key_uri_arn_for_region(u, "us-east-2");
+	CHECK_STREQ(s, "arn:aws:kms:us-east-2:111122223333:key/mrk-0a1b");
+	free(s);
+	key_uri_free(u);
+	CHECK_EQ_INT(key_uri_parse("aws-kms:1234abcd-12ab-34cd-56ef-1234567890ab", &u), 0);
+	key_uri_free(u);
+}
+
+TEST(bad_uris_are_refused)
+{
+	static const char *const bad[] = {
+		"aws-kms:", "aws-kms:alias/", "aws-kms:arn:aws:s3:eu-west-1:1:key/x", "aws-kms:arn:aws:kms::1:key/x",
+		"aws-kms:key with space", "file:relative/path", "file:", "gcp-kms:x", "", "pkcs11:object=a;;;=",
+		"aws-kms:arn:aws:kms:eu-west-1:1:bucket/x",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct key_uri *u = NULL;
+		int r = key_uri_parse(bad[i], &u);
+		if (r != -EINVAL) {
+			fprintf(stderr, "  accepted: %s\n", bad[i]);
+			CHECK(!"bad URI accepted");
+		}
+		key_uri_free(u);
+	}
+}
+
+TEST(pkcs11_uri_attributes)
+{
+	struct key_uri *u = NULL;
+
+	CHECK_EQ_INT(key_uri_parse("pkcs11:token=hsm;object=volkey-kek?module-path=/usr/lib/softhsm/libsofthsm2.so"
+				   "&pin-source=/etc/volkey/pin&x-mechanism=aes-key-wrap-pad", &u), 0);
+	if (!u)
+		return;
+	CHECK(u->kind == KEY_PKCS11);
+	CHECK_STREQ(u->module_path, "/usr/lib/softhsm/libsofthsm2.so");
+	CHECK_STREQ(u->pin_source, "/etc/volkey/pin");
+	CHECK_STREQ(u->mechanism, "aes-key-wrap-pad");
+	key_uri_free(u);
+}
+
+TEST(binding_is_canonical_and_strict)
+{
+	struct binding *a = NULL, *b = NULL;
+	unsigned char *x = NULL, *y = NULL;
+	size_t xn = 0, yn = 0;
+
+	CHECK_EQ_INT(binding_new("not-a-uuid", &a), -EINVAL);
+	CHECK_EQ_INT(binding_new(UUID, &a), 0);
+	CHECK_EQ_INT(binding_new(UUID, &b), 0);
+	CHECK_EQ_INT(binding_add_kv(a, "zone=eu"), 0);
+	CHECK_EQ_INT(binding_add_kv(a, "app=db"), 0);
+	CHECK_EQ_INT(binding_add_kv(b, "app=db"), 0);
+	CHECK_EQ_INT(binding_add_kv(b, "zone=eu"), 0);
+	CHECK_EQ_INT(binding_add_kv(b, "app=web"), -EEXIST);
+	CHECK_EQ_INT(binding_add_kv(b, "volkey:luks-uuid=x"), -EINVAL);
+	CHECK_EQ_INT(binding_add_kv(b, "aws:x=y"), -EINVAL);
+	CHECK_EQ_INT(binding_add_kv(b, "=v"), -EINVAL);
+	CHECK_EQ_INT(binding_add_kv(b, "novalue"), -EINVAL);
+	CHECK_STREQ(binding_get(a, BINDING_UUID_KEY), UUID);
+	CHECK_EQ_INT(binding_aad(a, &x, &xn), 0);
+	CHECK_EQ_INT(binding_aad(b, &y, &yn), 0);
+	CHECK(xn == yn && memcmp(x, y, xn) == 0); /* order of adding does not matter */
+	/* "a=bc" and "ab=c" must not encode alike */
+	free(x);
+	free(y);
+	binding_free(a);
+	binding_free(b);
+	CHECK_EQ_INT(binding_new(UUID, &a), 0);
+	CHECK_EQ_INT(binding_new(UUID, &b), 0);
+	binding_add(a, "a", "bc");
+	binding_add(b, "ab", "c");
+	binding_aad(a, &x, &xn);
+	binding_aad(b, &y, &yn);
+	CHECK(xn != yn || memcmp(x, y, xn) != 0);
+	free(x);
+	free(y);
+	binding_free(a);
+	binding_free(b);
+}
+
+TEST(base64_is_strict)
+{
+	unsigned char out[16];
+	size_t n = 0;
+
+	CHECK_EQ_INT(b64_decode("AAECAw==", 8, out, sizeof(out), &n), 0);
+	CHECK_EQ_INT(n, 4);
+	CHECK(out[3] == 3);
+	CHECK_EQ_INT(b64_decode("AAECAw=", 7, out, sizeof(out), &n), -EBADMSG);
+	CHECK_EQ_INT(b64_decode("AAECAx==", 8, out, sizeof(out), &n), -EBADMSG); /* non-canonical bits */
+	CHECK_EQ_INT(b64_decode("AA=CAw==", 8, out, sizeof(out), &n), -EBADMSG);
+	CHECK_EQ_INT(b64_decode("AA\nCAw==", 8, out, sizeof(out), &n), -EBADMSG);
+	CHECK_EQ_INT(b64_decode("AAECAwQFBgcICQoLDA0ODw==", 24, out, 8, &n), -ENOBUFS);
+}
+
+static int parse(enum kms_op op, const char *json, struct kms_answer *a)
+{
+	char *buf = secret_dup(json, strlen(json) + 1);
+	int r = kms_parse_answer(op, buf, strlen(json), a);
+	if (r == 0 && a->plaintext) /* the plaintext left the buffer */
+		CHECK(strstr(buf, "AAAAAAAA") != NULL);
+	secret_free(buf);
+	return r;
+}
+
+TEST(kms_answers_parse)
+{
+	struct kms_answer a = { 0 };
+
+	CHECK_EQ_INT(parse(KMS_GENERATE_DATA_KEY,
+			   "{\"CiphertextBlob\":\"AQIDBA==\",\"KeyId\":\"arn:k\",\"Plaintext\":\"AAECAwQFBgcICQoLDA0ODw==\","
+			   "\"NewField\":{\"x\":[1,2,{\"Plaintext\":\"zz\"}]}}", &a), 0);
+	CHECK_EQ_INT(a.plaintext_len, 16);
+	CHECK(a.plaintext && a.plaintext[15] == 15);
+	CHECK_EQ_INT(a.blob_len, 4);
+	CHECK_STREQ(a.key_id, "arn:k");
+	kms_answer_clear(&a);
+	CHECK_EQ_INT(parse(KMS_DESCRIBE_KEY, "{\"KeyMetadata\":{\"Arn\":\"arn:x\",\"KeyState\":\"Disabled\","
+			   "\"MultiRegion\":true,\"Unknown\":5}}", &a), 0);
+	CHECK_STREQ(a.key_state, "Disabled");
+	CHECK(a.multi_region);
+	kms_answer_clear(&a);
+}
+
+TEST(bad_kms_answers_are_rejected)
+{
+	static const char *const bad[] = {
+		"", "{", "{not json", "[]", "null",
+		"{\"KeyId\":\"arn:k\"}",                                     /* no Plaintext */
+		"{\"KeyId\":\"arn:k\",\"Plaintext\":5}",                     /* wrong type */
+		"{\"KeyId\":\"arn:k\",\"Plaintext\":\"AAEC\",\"Plaintext\":\"AAEC\"}", /* repeated */
+		"{\"KeyId\":\"arn:k\",\"Plaintext\":\"!!!!\"}",              /* not base64 */
+		"{\"KeyId\":\"arn:k\",\"Plaintext\":\"AAEC\"} trailing",
+		"{\"KeyId\":7,\"Plaintext\":\"AAEC\"}",
+		"{\"KeyId\":\"arn:k\",\"Plaintext\":\"AAEC\"", /* truncated */
+		"{\"X\":\"\\\"Plaintext\\\":\\\"AAEC\\\"\",\"KeyId\":\"arn:k\"}", /* a decoy inside a string */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct kms_answer a = { 0 };
+		if (parse(KMS_DECRYPT, bad[i], &a) != -EBADMSG) {
+			fprintf(stderr, "  accepted: %s\n", bad[i]);
+			CHECK(!"bad answer accepted");
+		}
+		kms_answer_clear(&a);
+	}
+}
+
+TEST(kms_errors_parse)
+{
+	const char *e = "{\"__type\":\"com.amazonaws.kms#NotFoundException\",\"Message\":\"gone\"}";
+	char t[64], m[128];
+
+	CHECK_EQ_INT(kms_parse_error(e, strlen(e), t, sizeof(t), m, sizeof(m)), 0);
+	CHECK_STREQ(t, "NotFoundException");
+	CHECK_STREQ(m, "gone");
+	CHECK_EQ_INT(kms_parse_error("{\"message\":\"x\"}", 15, t, sizeof(t), m, sizeof(m)), -EBADMSG);
+}
+
+TEST(secret_json_members)
+{
+	char body[] = "{\"AccessKeyId\":\"ASIA1\",\"SecretAccessKey\":\"s3cr3t\",\"Token\":\"t\"}";
+	char *s = NULL;
+
+	CHECK_EQ_INT(json_take_secret_string(body, strlen(body), "SecretAccessKey", &s), 0);
+	CHECK_STREQ(s, "s3cr3t");
+	CHECK(strstr(body, "s3cr3t") == NULL);
+	secret_free(s);
+}
+
+TEST(config_parses_and_reports_bad_lines)
+{
+	char path[] = "/tmp/volkey-unit-conf.XXXXXX";
+	struct volkey_config c;
+	int fd = mkstemp(path), line = 0;
+	FILE *f = fdopen(fd, "w");
+
+	fprintf(f, "[kms]\nregion = eu-west-1\nregions = eu-west-1, us-east-1\n[kms:us-east-1]\nendpoint = http://127.0.0.1:9\n"
+		   "deadline_ms = nope\n");
+	fclose(f);
+	CHECK_EQ_INT(config_load(path, &c, &line), -EINVAL);
+	CHECK_EQ_INT(line, 6);
+	f = fopen(path, "w");
+	fprintf(f, "[kms]\nregion = eu-west-1\nregions = eu-west-1, us-east-1\n[kms:us-east-1]\nendpoint = http://127.0.0.1:9\n");
+	fclose(f);
+	CHECK_EQ_INT(config_load(path, &c, &line), 0);
+	CHECK_STREQ(c.kms_region, "eu-west-1");
+	CHECK_EQ_INT(c.kms_nregions, 2);
+	CHECK_STREQ(c.kms_regions[1], "us-east-1");
+	CHECK_STREQ(c.kms_region_endpoints[0].endpoint, "http://127.0.0.1:9");
+	CHECK_EQ_INT(c.kms_max_attempts, 3);
+	unlink(path);
+	CHECK_EQ_INT(config_load("/nonexistent/volkey.conf", &c, &line), -ENOENT);
+}
