@@ -31,7 +31,7 @@ int exit_code_from_errno(int r)
 	case 0:
 		return EXIT_OK;
 	case EINVAL: case E2BIG: case ERANGE: case EDOM: case ENAMETOOLONG:
-	case EBADF: case ENOTDIR: case EISDIR:
+	case EBADF: case ENOTDIR: case EISDIR: case ELOOP:
 		return EXIT_USAGE;
 	case EPERM: case EACCES: case EKEYREJECTED: case EKEYREVOKED:
 	case EKEYEXPIRED: case ENOKEY: case EROFS:
