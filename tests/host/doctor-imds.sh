@@ -2,6 +2,7 @@
 # doctor's EC2 check against the fake IMDS: IMDSv2 token flow, unreachable
 # endpoint bounded in time, and AWS_EC2_METADATA_DISABLED honoured.
 source "$(dirname "$0")/lib.bash"
+unset AWS_EC2_METADATA_DISABLED  # lib.bash sets it; this test talks to the fake
 start_imds --instance-id i-0abc1234def567890 --region ap-southeast-2 --instance-type c6id.xlarge
 
 AWS_EC2_METADATA_SERVICE_ENDPOINT=$IMDS_URL "$VOLKEY" doctor --json >"$TMP/json" 2>"$TMP/err" || true
