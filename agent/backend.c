@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aead.h"
 #include "backend.h"
 #include "macro.h"
 #include "secret.h"
@@ -102,13 +103,36 @@ static void begin(struct kctx *c)
 	memset(&c->last, 0, sizeof(c->last));
 }
 
+/* For backends without their own generator: a local random secret, then wrap it. */
+static int wrap_random(struct kctx *c, const struct backend_ops *o, const struct key_uri *u, const struct binding *b,
+		       size_t len, void **ret_secret, struct wrapped *ret)
+{
+	_cleanup_secret_ void *s = secret_alloc(len);
+	int r;
+
+	if (!s)
+		return kctx_fail(c, -ENOMEM, "cannot allocate locked memory for the secret");
+	r = random_bytes(s, len);
+	if (r < 0)
+		return kctx_fail(c, r, "random number generator failed");
+	r = o->wrap_secret(c, u, b, s, len, ret);
+	if (r < 0)
+		return r;
+	*ret_secret = TAKE_PTR(s);
+	return 0;
+}
+
 int key_wrap_new(struct kctx *c, const struct key_uri *u, const struct binding *b, size_t len, void **ret_secret,
 		 struct wrapped *ret)
 {
+	const struct backend_ops *o = ops_for(u->kind);
+
 	begin(c);
 	if (len == 0 || len > 512)
 		return kctx_fail(c, -EINVAL, "secret size %zu out of range", len);
-	return ops_for(u->kind)->wrap_new(c, u, b, len, ret_secret, ret);
+	if (!o->wrap_new)
+		return wrap_random(c, o, u, b, len, ret_secret, ret);
+	return o->wrap_new(c, u, b, len, ret_secret, ret);
 }
 
 int key_wrap_secret(struct kctx *c, const struct key_uri *u, const struct binding *b, const void *secret, size_t len,

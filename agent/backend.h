@@ -64,6 +64,7 @@ int key_describe(struct kctx *c, const struct key_uri *uri, struct key_info *ret
 /* One backend's operations (backend_file.c, backend_kms.c, backend_pkcs11.c). */
 struct backend_ops {
 	enum key_kind kind;
+	/* NULL: backend.c draws a random secret locally and calls wrap_secret. */
 	int (*wrap_new)(struct kctx *c, const struct key_uri *u, const struct binding *b, size_t len,
 			void **ret_secret, struct wrapped *ret);
 	int (*wrap_secret)(struct kctx *c, const struct key_uri *u, const struct binding *b, const void *secret,

@@ -127,24 +127,6 @@ static int file_wrap_secret(struct kctx *c, const struct key_uri *u, const struc
 	return 0;
 }
 
-static int file_wrap_new(struct kctx *c, const struct key_uri *u, const struct binding *b, size_t len,
-			 void **ret_secret, struct wrapped *ret)
-{
-	_cleanup_secret_ void *s = secret_alloc(len);
-	int r;
-
-	if (!s)
-		return kctx_fail(c, -ENOMEM, "cannot allocate locked memory for the secret");
-	r = random_bytes(s, len);
-	if (r < 0)
-		return kctx_fail(c, r, "random number generator failed");
-	r = file_wrap_secret(c, u, b, s, len, ret);
-	if (r < 0)
-		return r;
-	*ret_secret = TAKE_PTR(s);
-	return 0;
-}
-
 static int file_unwrap(struct kctx *c, const struct key_uri *u, const struct binding *b, const struct wrapped *w,
 		       void **ret_secret, size_t *ret_len)
 {
@@ -209,7 +191,7 @@ static void file_free_state(void *s)
 
 const struct backend_ops backend_file_ops = {
 	.kind = KEY_FILE,
-	.wrap_new = file_wrap_new,
+	.wrap_new = NULL, /* random secret + wrap_secret (backend.c) */
 	.wrap_secret = file_wrap_secret,
 	.unwrap = file_unwrap,
 	.rewrap = NULL,

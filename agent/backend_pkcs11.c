@@ -189,24 +189,6 @@ out:
 	return r;
 }
 
-static int p11_wrap_new(struct kctx *c, const struct key_uri *u, const struct binding *b, size_t len,
-			void **ret_secret, struct wrapped *ret)
-{
-	_cleanup_secret_ void *s = secret_alloc(len);
-	int r;
-
-	if (!s)
-		return kctx_fail(c, -ENOMEM, "cannot allocate locked memory for the secret");
-	r = random_bytes(s, len);
-	if (r < 0)
-		return kctx_fail(c, r, "random number generator failed");
-	r = p11_wrap_secret(c, u, b, s, len, ret);
-	if (r < 0)
-		return r;
-	*ret_secret = TAKE_PTR(s);
-	return 0;
-}
-
 static int p11_unwrap(struct kctx *c, const struct key_uri *u, const struct binding *b, const struct wrapped *w,
 		      void **ret_secret, size_t *ret_len)
 {
@@ -270,7 +252,7 @@ static int p11_describe(struct kctx *c, const struct key_uri *u, struct key_info
 
 const struct backend_ops backend_pkcs11_ops = {
 	.kind = KEY_PKCS11,
-	.wrap_new = p11_wrap_new,
+	.wrap_new = NULL, /* random secret + wrap_secret (backend.c) */
 	.wrap_secret = p11_wrap_secret,
 	.unwrap = p11_unwrap,
 	.rewrap = NULL,
