@@ -75,25 +75,6 @@ static char *id_hex(const unsigned char id[8])
 	return s;
 }
 
-static int full_aad(const unsigned char *hdr, const struct binding *b, unsigned char **ret, size_t *ret_len)
-{
-	_cleanup_free_ unsigned char *ba = NULL;
-	size_t blen;
-	unsigned char *a;
-	int r = binding_aad(b, &ba, &blen);
-
-	if (r < 0)
-		return r;
-	a = malloc(FILE_HDR + blen);
-	if (!a)
-		return -ENOMEM;
-	memcpy(a, hdr, FILE_HDR);
-	memcpy(a + FILE_HDR, ba, blen);
-	*ret = a;
-	*ret_len = FILE_HDR + blen;
-	return 0;
-}
-
 static int file_wrap_secret(struct kctx *c, const struct key_uri *u, const struct binding *b, const void *secret,
 			    size_t len, struct wrapped *ret)
 {
@@ -111,7 +92,7 @@ static int file_wrap_secret(struct kctx *c, const struct key_uri *u, const struc
 		return -ENOMEM;
 	memcpy(blob, FILE_MAGIC, 4);
 	memcpy(blob + 4, id, 8);
-	r = full_aad(blob, b, &aad, &aad_len);
+	r = binding_aad_prefixed(blob, FILE_HDR, b, &aad, &aad_len);
 	if (r < 0)
 		return kctx_fail(c, r, "cannot encode the binding");
 	r = aead_seal(kek, aad, aad_len, secret, len, blob + FILE_HDR);
@@ -148,7 +129,7 @@ static int file_unwrap(struct kctx *c, const struct key_uri *u, const struct bin
 		return kctx_fail(c, -ENOKEY, "wrong key: the secret was wrapped by key %s, %s holds key %s",
 				 strna(want), u->path, strna(have));
 	}
-	r = full_aad(w->data, b, &aad, &aad_len);
+	r = binding_aad_prefixed(w->data, FILE_HDR, b, &aad, &aad_len);
 	if (r < 0)
 		return r;
 	len = w->len - FILE_HDR - AEAD_OVERHEAD;

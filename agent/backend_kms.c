@@ -29,6 +29,17 @@ static int client(struct kctx *c, struct kms_client **ret)
 	return 0;
 }
 
+/* The context's KMS client (created on first use), then the call. */
+static int call(struct kctx *c, const struct kms_request *q, struct kms_answer *a)
+{
+	struct kms_client *k = NULL;
+	int r = client(c, &k);
+
+	if (r < 0)
+		return r;
+	return kms_call(c, k, q, a);
+}
+
 static int take_blob(struct kms_answer *a, struct wrapped *w)
 {
 	w->key_ref = strdup(a->key_id);
@@ -44,13 +55,9 @@ static int kms_wrap_new(struct kctx *c, const struct key_uri *u, const struct bi
 {
 	struct kms_request q = { .op = KMS_GENERATE_DATA_KEY, .key = u, .binding = b, .number_of_bytes = (int)len };
 	struct kms_answer a = { 0 };
-	struct kms_client *k;
 	int r;
 
-	r = client(c, &k);
-	if (r < 0)
-		return r;
-	r = kms_call(c, k, &q, &a);
+	r = call(c, &q, &a);
 	if (r < 0)
 		return r;
 	if (a.plaintext_len != len) {
@@ -69,13 +76,9 @@ static int kms_wrap_secret(struct kctx *c, const struct key_uri *u, const struct
 {
 	struct kms_request q = { .op = KMS_ENCRYPT, .key = u, .binding = b, .plaintext = secret, .plaintext_len = len };
 	struct kms_answer a = { 0 };
-	struct kms_client *k;
 	int r;
 
-	r = client(c, &k);
-	if (r < 0)
-		return r;
-	r = kms_call(c, k, &q, &a);
+	r = call(c, &q, &a);
 	if (r < 0)
 		return r;
 	r = take_blob(&a, ret);
@@ -88,13 +91,9 @@ static int kms_unwrap(struct kctx *c, const struct key_uri *u, const struct bind
 {
 	struct kms_request q = { .op = KMS_DECRYPT, .key = u, .binding = b, .blob = w->data, .blob_len = w->len };
 	struct kms_answer a = { 0 };
-	struct kms_client *k;
 	int r;
 
-	r = client(c, &k);
-	if (r < 0)
-		return r;
-	r = kms_call(c, k, &q, &a);
+	r = call(c, &q, &a);
 	if (r < 0)
 		return r;
 	*ret_len = a.plaintext_len;
@@ -109,13 +108,9 @@ static int kms_rewrap(struct kctx *c, const struct key_uri *from, const struct k
 	struct kms_request q = { .op = KMS_REENCRYPT, .key = from, .dest_key = to, .binding = b,
 				 .blob = in->data, .blob_len = in->len };
 	struct kms_answer a = { 0 };
-	struct kms_client *k;
 	int r;
 
-	r = client(c, &k);
-	if (r < 0)
-		return r;
-	r = kms_call(c, k, &q, &a);
+	r = call(c, &q, &a);
 	if (r < 0)
 		return r;
 	r = take_blob(&a, ret);
@@ -127,13 +122,9 @@ static int kms_describe(struct kctx *c, const struct key_uri *u, struct key_info
 {
 	struct kms_request q = { .op = KMS_DESCRIBE_KEY, .key = u };
 	struct kms_answer a = { 0 };
-	struct kms_client *k;
 	int r;
 
-	r = client(c, &k);
-	if (r < 0)
-		return r;
-	r = kms_call(c, k, &q, &a);
+	r = call(c, &q, &a);
 	if (r < 0)
 		return r;
 	*ret = *kctx_last_info(c);

@@ -50,26 +50,6 @@ static unsigned long get_be(const unsigned char *p, int bytes)
 	return v;
 }
 
-static int full_aad(const unsigned char *hdr, size_t hdr_len, const struct binding *b, unsigned char **ret,
-		    size_t *ret_len)
-{
-	_cleanup_free_ unsigned char *ba = NULL;
-	size_t blen;
-	unsigned char *a;
-	int r = binding_aad(b, &ba, &blen);
-
-	if (r < 0)
-		return r;
-	a = malloc(hdr_len + blen);
-	if (!a)
-		return -ENOMEM;
-	memcpy(a, hdr, hdr_len);
-	memcpy(a + hdr_len, ba, blen);
-	*ret = a;
-	*ret_len = hdr_len + blen;
-	return 0;
-}
-
 /* Runs one HSM operation; when a cached session turns out to be dead (HSM
  * connection lost, token reinserted), reconnects and tries once more. */
 struct p11_op {
@@ -164,7 +144,7 @@ static int p11_wrap_secret(struct kctx *c, const struct key_uri *u, const struct
 	blob[9] = (unsigned char)m.param;
 	put_be(blob + 10, op.out_len, 2);
 	memcpy(blob + P11_FIXED_HDR, op.out, op.out_len);
-	r = full_aad(blob, hdr_len, b, &aad, &aad_len);
+	r = binding_aad_prefixed(blob, hdr_len, b, &aad, &aad_len);
 	if (r < 0) {
 		r = kctx_fail(c, r, "cannot encode the binding");
 		goto out;
@@ -219,7 +199,7 @@ static int p11_unwrap(struct kctx *c, const struct key_uri *u, const struct bind
 		return r;
 	dk = op.out;
 	ref = op.ref;
-	r = full_aad(w->data, hdr_len, b, &aad, &aad_len);
+	r = binding_aad_prefixed(w->data, hdr_len, b, &aad, &aad_len);
 	if (r < 0)
 		return kctx_fail(c, r, "cannot encode the binding");
 	len = w->len - hdr_len - AEAD_OVERHEAD;

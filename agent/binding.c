@@ -157,3 +157,23 @@ int binding_aad(const struct binding *b, unsigned char **ret, size_t *ret_len)
 	*ret_len = len;
 	return 0;
 }
+
+int binding_aad_prefixed(const unsigned char *hdr, size_t hdr_len, const struct binding *b, unsigned char **ret,
+			 size_t *ret_len)
+{
+	_cleanup_free_ unsigned char *ba = NULL;
+	size_t blen;
+	unsigned char *a;
+	int r = binding_aad(b, &ba, &blen);
+
+	if (r < 0)
+		return r;
+	a = malloc(hdr_len + blen);
+	if (!a)
+		return -ENOMEM;
+	memcpy(a, hdr, hdr_len);
+	memcpy(a + hdr_len, ba, blen);
+	*ret = a;
+	*ret_len = hdr_len + blen;
+	return 0;
+}

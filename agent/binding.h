@@ -36,3 +36,6 @@ const char *binding_get(const struct binding *b, const char *key);
 /* Canonical AAD: "volkey-binding-v1" NUL, then per sorted pair a 4-byte big-endian
  * length and the key, a 4-byte length and the value. malloc'ed into *ret. */
 int binding_aad(const struct binding *b, unsigned char **ret, size_t *ret_len);
+/* hdr (a blob's header, authenticated too) followed by binding_aad(b). */
+int binding_aad_prefixed(const unsigned char *hdr, size_t hdr_len, const struct binding *b, unsigned char **ret,
+			 size_t *ret_len);
