@@ -13,7 +13,7 @@ MANDIR ?= $(PREFIX)/share/man
 BUILD ?= build
 SAN ?= 0
 
-PKGS := libcryptsetup devmapper libnvme json-c libcurl openssl p11-kit-1 inih
+PKGS := libcryptsetup devmapper libnvme json-c libcurl openssl p11-kit-1 inih blkid
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRYPTSETUP_VERSION = $(shell pkg-config --modversion libcryptsetup 2>/dev/null)

@@ -144,6 +144,8 @@ static int handler(void *user, const char *section, const char *name, const char
 			return set_str(c->p11_mechanism, sizeof(c->p11_mechanism), value);
 		if (!strcmp(name, "module"))
 			return set_str(c->p11_module, sizeof(c->p11_module), value);
+		if (!strcmp(name, "allowed_modules"))
+			return set_str(c->p11_allowed_modules, sizeof(c->p11_allowed_modules), value);
 		return 0;
 	}
 	/* Sections of later features are accepted and ignored here. */

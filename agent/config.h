@@ -40,6 +40,9 @@ struct volkey_config {
 	/* [pkcs11] */
 	char p11_mechanism[64];
 	char p11_module[256];
+	/* Space-separated module paths a pkcs11: URI read from a LUKS token may load,
+	 * besides [pkcs11] module and root-owned modules under /usr/lib and /lib. */
+	char p11_allowed_modules[1024];
 };
 
 void config_defaults(struct volkey_config *c);

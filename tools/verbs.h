@@ -14,6 +14,14 @@ struct verb {
 };
 
 extern const struct verb verb_doctor;
+extern const struct verb verb_format;
+extern const struct verb verb_open;
+extern const struct verb verb_close;
+extern const struct verb verb_bind;
+extern const struct verb verb_unbind;
+extern const struct verb verb_recovery_key;
+extern const struct verb verb_status;
+extern const struct verb verb_backup_header;
 
 /* --config FILE (global option), or NULL for $VOLKEY_CONFIG / the default path. */
 extern const char *arg_config;

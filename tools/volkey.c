@@ -10,6 +10,7 @@
 #include "log.h"
 #include "memhooks.h"
 #include "verbs.h"
+#include "volume.h"
 
 #ifndef VOLKEY_VERSION
 #error "VOLKEY_VERSION comes from the Makefile"
@@ -18,6 +19,14 @@
 const char *arg_config;
 
 static const struct verb *const verbs[] = {
+	&verb_format,
+	&verb_open,
+	&verb_close,
+	&verb_bind,
+	&verb_unbind,
+	&verb_recovery_key,
+	&verb_status,
+	&verb_backup_header,
 	&verb_doctor,
 };
 
@@ -70,6 +79,9 @@ int main(int argc, char **argv)
 	memhooks_setup();   /* before any curl or OpenSSL allocation */
 	aws_env_capture();  /* AWS secrets leave the environment at once */
 	log_setup("volkey");
+	volume_log_setup();
+	/* volkey reads its own tokens; no token plugin (ours or another's) runs in this process. */
+	crypt_token_external_disable();
 	/* '+': stop at the verb, whose own options follow it. */
 	while ((c = getopt_long(argc, argv, "+c:dhV", opts, NULL)) >= 0) {
 		switch (c) {

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <linux/fs.h>
+#include <blkid/blkid.h>
+
+#include "devcheck.h"
+#include "fileio.h"
+#include "macro.h"
+
+#define SCAN_BYTES (1024 * 1024)
+
+static void probe_signature(const char *path, struct dev_state *s)
+{
+	blkid_probe pr = blkid_new_probe_from_filename(path);
+	const char *v = NULL;
+
+	if (!pr)
+		return;
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_BADCSUM);
+	blkid_probe_enable_partitions(pr, 1);
+	blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
+	switch (blkid_do_safeprobe(pr)) {
+	case 0:
+		if (blkid_probe_lookup_value(pr, "TYPE", &v, NULL) == 0 ||
+		    blkid_probe_lookup_value(pr, "PTTYPE", &v, NULL) == 0)
+			snprintf(s->signature, sizeof(s->signature), "%s", v);
+		else
+			snprintf(s->signature, sizeof(s->signature), "unknown");
+		break;
+	case -2:
+		snprintf(s->signature, sizeof(s->signature), "several (ambivalent)");
+		break;
+	default:
+		break;
+	}
+	blkid_free_probe(pr);
+}
+
+static bool all_zero(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static int scan_data(int fd, struct dev_state *s)
+{
+	_cleanup_free_ unsigned char *buf = malloc(SCAN_BYTES);
+	unsigned long long offs[2] = { 0, s->size > SCAN_BYTES ? s->size - SCAN_BYTES : 0 };
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		n = pread(fd, buf, SCAN_BYTES, (off_t)offs[i]);
+		if (n < 0)
+			return negative_errno();
+		if (!all_zero(buf, (size_t)n)) {
+			s->has_data = true;
+			break;
+		}
+	}
+	return 0;
+}
+
+static void find_mount(struct dev_state *s)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	unsigned maj, min;
+	char mp[1024];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint ... */
+		if (sscanf(line, "%*d %*d %u:%u %*s %1023s", &maj, &min, mp) != 3)
+			continue;
+		if (makedev(maj, min) == s->rdev) {
+			snprintf(s->mountpoint, sizeof(s->mountpoint), "%s", mp);
+			return;
+		}
+	}
+}
+
+static void find_holder(struct dev_state *s)
+{
+	char dir[128], sub[384];
+	_cleanup_free_ char *name = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(s->rdev), minor(s->rdev));
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s/dm/name", dir, de->d_name);
+		if (read_first_line(NULL, sub, &name) == 0)
+			snprintf(s->holder, sizeof(s->holder), "%s (%s)", de->d_name, name);
+		else
+			snprintf(s->holder, sizeof(s->holder), "%s", de->d_name);
+		break;
+	}
+	closedir(d);
+}
+
+int dev_probe(const char *path, struct dev_state *ret)
+{
+	struct dev_state s = { 0 };
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	s.is_block = S_ISBLK(st.st_mode);
+	if (s.is_block) {
+		uint64_t sz = 0;
+		s.rdev = st.st_rdev;
+		if (ioctl(fd, BLKGETSIZE64, &sz) < 0)
+			return negative_errno();
+		s.size = sz;
+		find_mount(&s);
+		find_holder(&s);
+		{
+			int x = open(path, O_RDONLY | O_EXCL | O_CLOEXEC);
+			if (x < 0 && errno == EBUSY)
+				s.busy = true;
+			if (x >= 0)
+				close(x);
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		s.size = (unsigned long long)st.st_size;
+	} else {
+		return -ENOTBLK;
+	}
+	probe_signature(path, &s);
+	r = scan_data(fd, &s);
+	if (r < 0)
+		return r;
+	*ret = s;
+	return 0;
+}

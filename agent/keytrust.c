@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Which key URIs read from a disk may be acted on. A LUKS token is data an
+ * attacker with the disk can write; a PKCS#11 module-path in it would be code
+ * that volkey loads as root. Only modules the administrator named, or root-owned
+ * ones in the system library directories, are loaded. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "volume.h"
+
+static bool same_file(const char *a_real, const char *b)
+{
+	_cleanup_free_ char *rb = NULL;
+
+	if (!b || !*b)
+		return false;
+	rb = realpath(b, NULL);
+	return rb && strcmp(a_real, rb) == 0;
+}
+
+static bool in_list(const char *real, const char *list)
+{
+	char buf[sizeof(((struct volkey_config *)0)->p11_allowed_modules)];
+	char *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
+		if (same_file(real, w))
+			return true;
+	return false;
+}
+
+static bool system_owned(const char *real)
+{
+	static const char *const dirs[] = { "/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/" };
+	struct stat st;
+
+	if (stat(real, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (strncmp(real, dirs[i], strlen(dirs[i])) == 0)
+			return true;
+	return false;
+}
+
+int key_uri_trusted(const struct key_uri *u, const struct volkey_config *cfg, struct errbuf *e)
+{
+	_cleanup_free_ char *real = NULL;
+
+	if (u->kind != KEY_PKCS11 || !u->module_path)
+		return 0;
+	real = realpath(u->module_path, NULL);
+	if (!real)
+		return err_fail(e, -ENOPKG, "PKCS#11 module %s: %s", u->module_path, strerror(errno));
+	if (same_file(real, cfg->p11_module) || in_list(real, cfg->p11_allowed_modules) || system_owned(real))
+		return 0;
+	return err_fail(e, -EPERM,
+			"PKCS#11 module %s named by the token is not allowed (name it in [pkcs11] allowed_modules)",
+			u->module_path);
+}

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <json-c/json.h>
+
+#include "b64.h"
+#include "luks_token.h"
+#include "macro.h"
+
+static inline void json_putp(struct json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_putp)
+
+void volkey_token_clear(struct volkey_token *t)
+{
+	if (!t)
+		return;
+	free(t->key_uri);
+	free(t->key_ref);
+	wrapped_clear(&t->wrapped);
+	binding_free(t->binding);
+	memset(t, 0, sizeof(*t));
+}
+
+void rfc3339_now(char *buf, size_t n)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int why(char *buf, size_t n, int r, const char *fmt, const char *arg)
+{
+	if (buf && n)
+		snprintf(buf, n, fmt, arg);
+	return r;
+}
+
+static int parse_json(const char *json, size_t len, struct json_object **ret)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+
+	if (!json || len == 0 || len > VOLKEY_TOKEN_JSON_MAX || memchr(json, '\0', len))
+		return -EBADMSG;
+	tok = json_tokener_new_ex(8);
+	if (!tok)
+		return -ENOMEM;
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len ||
+	    !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		json_tokener_free(tok);
+		return -EBADMSG;
+	}
+	json_tokener_free(tok);
+	*ret = o;
+	return 0;
+}
+
+static const char *get_string(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* "keyslots": exactly one decimal keyslot number as a string. */
+static int get_single_keyslot(struct json_object *o, int *ret)
+{
+	struct json_object *arr, *v;
+	const char *s;
+	char *end;
+	long n;
+
+	if (!json_object_object_get_ex(o, "keyslots", &arr) || !json_object_is_type(arr, json_type_array) ||
+	    json_object_array_length(arr) != 1)
+		return -EBADMSG;
+	v = json_object_array_get_idx(arr, 0);
+	if (!json_object_is_type(v, json_type_string))
+		return -EBADMSG;
+	s = json_object_get_string(v);
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < 0 || n > 31 || s[0] == '-' || s[0] == '+' || (s[0] == '0' && s[1]))
+		return -EBADMSG;
+	*ret = (int)n;
+	return 0;
+}
+
+static int parse_binding(struct json_object *o, struct binding **ret, char *w, size_t wl)
+{
+	_cleanup_(binding_freep) struct binding *b = NULL;
+	struct json_object *bo;
+	const char *uuid;
+	int r;
+
+	if (!json_object_object_get_ex(o, "binding", &bo) || !json_object_is_type(bo, json_type_object))
+		return why(w, wl, -EBADMSG, "%s", "no \"binding\" object");
+	uuid = get_string(bo, BINDING_UUID_KEY);
+	if (!uuid)
+		return why(w, wl, -EBADMSG, "binding has no string %s", BINDING_UUID_KEY);
+	r = binding_new(uuid, &b);
+	if (r < 0)
+		return why(w, wl, -EBADMSG, "binding's %s is not a UUID", BINDING_UUID_KEY);
+	json_object_object_foreach(bo, key, val)
+	{
+		if (strcmp(key, BINDING_UUID_KEY) == 0)
+			continue;
+		if (!json_object_is_type(val, json_type_string))
+			return why(w, wl, -EBADMSG, "binding value of \"%.64s\" is not a string", key);
+		r = binding_add(b, key, json_object_get_string(val));
+		if (r < 0)
+			return why(w, wl, -EBADMSG, "binding key \"%.64s\" is not allowed", key);
+	}
+	*ret = TAKE_PTR(b);
+	return 0;
+}
+
+int volkey_token_parse(const char *json, size_t len, struct volkey_token *ret, char *w, size_t wl)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	struct volkey_token t = { 0 };
+	struct json_object *v;
+	const char *s, *blob;
+	int64_t n;
+	int r;
+
+	if (parse_json(json, len, &o) < 0)
+		return why(w, wl, -EBADMSG, "%s", "not a JSON object");
+	s = get_string(o, "type");
+	if (!s || strcmp(s, VOLKEY_TOKEN_TYPE) != 0)
+		return why(w, wl, -EBADMSG, "%s", "type is not \"volkey\"");
+	if (!json_object_object_get_ex(o, "volkey_version", &v) || !json_object_is_type(v, json_type_int))
+		return why(w, wl, -EBADMSG, "%s", "no integer \"volkey_version\"");
+	n = json_object_get_int64(v);
+	if (n != VOLKEY_TOKEN_VERSION) {
+		if (w && wl)
+			snprintf(w, wl, "token version %lld; this volkey reads version %d", (long long)n,
+				 VOLKEY_TOKEN_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	t.version = (int)n;
+	if (get_single_keyslot(o, &t.keyslot) < 0)
+		return why(w, wl, -EBADMSG, "%s", "\"keyslots\" is not one keyslot number");
+	if (!json_object_object_get_ex(o, "generation", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 1 || json_object_get_int64(v) > INT32_MAX)
+		return why(w, wl, -EBADMSG, "%s", "no positive integer \"generation\"");
+	t.generation = (unsigned long)json_object_get_int64(v);
+	s = get_string(o, "created");
+	if (!s || strlen(s) >= sizeof(t.created) || strlen(s) < 20)
+		return why(w, wl, -EBADMSG, "%s", "no \"created\" time");
+	memcpy(t.created, s, strlen(s) + 1);
+
+	s = get_string(o, "key_uri");
+	if (!s || !*s || strlen(s) > 4096)
+		return why(w, wl, -EBADMSG, "%s", "no \"key_uri\"");
+	blob = get_string(o, "wrapped");
+	if (!blob || !*blob)
+		return why(w, wl, -EBADMSG, "%s", "no \"wrapped\" secret");
+	r = parse_binding(o, &t.binding, w, wl);
+	if (r < 0)
+		return r;
+	r = -ENOMEM;
+	t.key_uri = strdup(s);
+	s = get_string(o, "key_ref");
+	if (s && *s)
+		t.key_ref = strdup(s);
+	t.wrapped.data = malloc(b64_decoded_max(strlen(blob)) + 1);
+	if (!t.key_uri || (s && *s && !t.key_ref) || !t.wrapped.data)
+		goto fail;
+	r = b64_decode(blob, strlen(blob), t.wrapped.data, b64_decoded_max(strlen(blob)) + 1, &t.wrapped.len);
+	if (r < 0 || t.wrapped.len == 0 || t.wrapped.len > WRAPPED_MAX) {
+		r = why(w, wl, -EBADMSG, "%s", "\"wrapped\" is not base64 of a wrapped secret");
+		goto fail;
+	}
+	*ret = t;
+	return 0;
+fail:
+	volkey_token_clear(&t);
+	return r;
+}
+
+static int add_string(struct json_object *o, const char *k, const char *v)
+{
+	struct json_object *s = json_object_new_string(v);
+
+	if (!s)
+		return -ENOMEM;
+	if (json_object_object_add(o, k, s) < 0) {
+		json_object_put(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_keyslots(struct json_object *o, int keyslot)
+{
+	struct json_object *arr = json_object_new_array();
+	char num[16];
+
+	if (!arr)
+		return -ENOMEM;
+	snprintf(num, sizeof(num), "%d", keyslot);
+	if (json_object_array_add(arr, json_object_new_string(num)) < 0 ||
+	    json_object_object_add(o, "keyslots", arr) < 0) {
+		json_object_put(arr);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int to_string(struct json_object *o, char **ret)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *d;
+
+	if (!s)
+		return -ENOMEM;
+	d = strdup(s);
+	if (!d)
+		return -ENOMEM;
+	*ret = d;
+	return 0;
+}
+
+int volkey_token_format(const struct volkey_token *t, char **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	_cleanup_json_ struct json_object *bo = json_object_new_object();
+	_cleanup_free_ char *blob = NULL;
+	int r;
+
+	if (!o || !bo || !t->binding || !t->key_uri || !t->wrapped.len)
+		return !o || !bo ? -ENOMEM : -EINVAL;
+	blob = b64_encode(t->wrapped.data, t->wrapped.len);
+	if (!blob)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->binding->n; i++) {
+		r = add_string(bo, t->binding->pairs[i].key, t->binding->pairs[i].value);
+		if (r < 0)
+			return r;
+	}
+	if ((r = add_string(o, "type", VOLKEY_TOKEN_TYPE)) < 0 || (r = add_keyslots(o, t->keyslot)) < 0)
+		return r;
+	if (json_object_object_add(o, "volkey_version", json_object_new_int(VOLKEY_TOKEN_VERSION)) < 0)
+		return -ENOMEM;
+	if ((r = add_string(o, "key_uri", t->key_uri)) < 0 ||
+	    (t->key_ref && (r = add_string(o, "key_ref", t->key_ref)) < 0) ||
+	    (r = add_string(o, "wrapped", blob)) < 0)
+		return r;
+	if (json_object_object_add(o, "binding", bo) < 0)
+		return -ENOMEM;
+	bo = NULL; /* owned by o now */
+	if ((r = add_string(o, "created", t->created)) < 0)
+		return r;
+	if (json_object_object_add(o, "generation", json_object_new_int64((int64_t)t->generation)) < 0)
+		return -ENOMEM;
+	return to_string(o, ret);
+}
+
+int volkey_recovery_token_format(int keyslot, const char *created, char **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	if ((r = add_string(o, "type", VOLKEY_RECOVERY_TOKEN_TYPE)) < 0 || (r = add_keyslots(o, keyslot)) < 0 ||
+	    (r = add_string(o, "created", created)) < 0)
+		return r;
+	return to_string(o, ret);
+}
+
+int volkey_recovery_token_parse(const char *json, int *ret_keyslot)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	const char *s;
+
+	if (!json || parse_json(json, strlen(json), &o) < 0)
+		return -EBADMSG;
+	s = get_string(o, "type");
+	if (!s || strcmp(s, VOLKEY_RECOVERY_TOKEN_TYPE) != 0)
+		return -EBADMSG;
+	return get_single_keyslot(o, ret_keyslot);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The `volkey` LUKS2 token: what a volume carries so that it can be unlocked
+ * anywhere its key is reachable. One token per key URI, bound to one keyslot
+ * whose passphrase is the token's secret, wrapped by the key's backend.
+ * Schema: docs/token-schema.json (version 1), described in docs/format.md.
+ * This parser sees bytes from disk: it is strict and has a libFuzzer target. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "backend.h"
+#include "binding.h"
+
+#define VOLKEY_TOKEN_TYPE "volkey"
+#define VOLKEY_RECOVERY_TOKEN_TYPE "volkey-recovery"
+#define VOLKEY_TOKEN_VERSION 1
+#define VOLKEY_TOKEN_JSON_MAX 16384
+
+struct volkey_token {
+	int version;
+	int keyslot;          /* the one keyslot this token opens */
+	char *key_uri;        /* as given to format/bind */
+	char *key_ref;        /* what wrapped it (key ARN, KEK fingerprint, token:label), may be NULL */
+	struct wrapped wrapped;
+	struct binding *binding; /* includes volkey:luks-uuid */
+	char created[32];     /* RFC 3339 UTC */
+	unsigned long generation;
+};
+
+void volkey_token_clear(struct volkey_token *t);
+
+/* Parses a token's JSON. -EBADMSG: not JSON, wrong type, a field missing or of the
+ * wrong shape; -EPROTONOSUPPORT: a version this volkey does not know. ret_why
+ * (may be NULL) gets a short reason for the message. ret is untouched on failure. */
+int volkey_token_parse(const char *json, size_t len, struct volkey_token *ret, char *ret_why, size_t why_len);
+
+/* Serializes t (type volkey, keyslots [t->keyslot]); malloc'ed JSON into *ret. */
+int volkey_token_format(const struct volkey_token *t, char **ret);
+
+/* The recovery marker token: type volkey-recovery, keyslots [slot], created. No secret. */
+int volkey_recovery_token_format(int keyslot, const char *created, char **ret);
+/* Keyslot of a volkey-recovery token, -EBADMSG if malformed. */
+int volkey_recovery_token_parse(const char *json, int *ret_keyslot);
+
+/* Current time as RFC 3339 UTC ("2026-11-23T12:00:00Z"). */
+void rfc3339_now(char *buf, size_t n);

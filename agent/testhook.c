@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testhook.h"
+
+void test_crash_point(const char *step)
+{
+	const char *at = getenv("VOLKEY_TEST_CRASH_AT");
+
+	if (at && strcmp(at, step) == 0) {
+		kill(getpid(), SIGKILL);
+	}
+}

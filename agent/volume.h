@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* volkey volumes: LUKS2 headers whose keyslots open with secrets wrapped in
+ * `volkey` tokens (docs/format.md). Every function returns 0 (or a count) or
+ * -errno, prints nothing, and explains a failure in one line in *e.
+ * Multi-step changes are crash-safe: each header write is atomic in LUKS2, a
+ * keyslot being added or removed is announced first by a `volkey-pending`
+ * token, and volume_cleanup_pending() finishes the job after a crash. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <libcryptsetup.h>
+#include "config.h"
+#include "errbuf.h"
+#include "luks_token.h"
+
+#define VOLKEY_SUBSYSTEM "volkey"
+#define VOLKEY_SUBSYSTEM_PROVISIONING "volkey-provisioning"
+#define VOLKEY_PENDING_TOKEN_TYPE "volkey-pending"
+#define VOLKEY_MAX_TOKENS 32
+#define VOLKEY_MAX_KEYS 8
+/* A random 256-bit secret needs no key stretching: PBKDF2 at libcryptsetup's minimum. */
+#define VOLKEY_PBKDF_ITERATIONS 1000
+
+enum token_role {
+	TOKEN_VOLKEY,    /* parsed volkey token (t valid) */
+	TOKEN_BAD,       /* volkey token that does not parse (rc, why) */
+	TOKEN_RECOVERY,  /* volkey-recovery marker for a passphrase keyslot */
+	TOKEN_PENDING,   /* volkey-pending: keyslot `keyslot` is being added or removed */
+	TOKEN_OTHER,     /* another tool's token (systemd-*, clevis, ...) */
+};
+
+struct token_entry {
+	int id;
+	enum token_role role;
+	char type[48];
+	int keyslot;            /* volkey, recovery, pending: its keyslot; else -1 */
+	struct volkey_token t;  /* TOKEN_VOLKEY */
+	int rc;                 /* TOKEN_BAD: -EBADMSG / -EPROTONOSUPPORT */
+	char why[200];
+};
+
+struct volume {
+	struct crypt_device *cd;
+	char path[256];
+	char uuid[40];
+	char subsystem[64];
+	int ntokens;
+	struct token_entry tokens[VOLKEY_MAX_TOKENS];
+};
+
+/* Routes libcryptsetup's messages into volkey's logger (debug level); once per process. */
+void volume_log_setup(void);
+
+/* Loads the LUKS2 header of path. -ENODEV with a message when it is not LUKS2. */
+int volume_load(const char *path, struct volume *v, struct errbuf *e);
+void volume_done(struct volume *v);
+/* Re-reads the tokens after the header changed. */
+int volume_reload_tokens(struct volume *v, struct errbuf *e);
+/* Number of volkey tokens (parsed or not). */
+int volume_count_volkey(const struct volume *v);
+const struct token_entry *volume_token(const struct volume *v, int id);
+/* Whether keyslot k is referenced by any token. */
+bool volume_keyslot_referenced(const struct volume *v, int keyslot);
+
+/* PBKDF2 at the minimum for keyslots opened by random secrets. */
+int volume_set_fast_pbkdf(struct crypt_device *cd);
+
+/* Finishes interrupted keyslot changes (pending tokens). Returns how many it fixed. */
+int volume_cleanup_pending(struct volume *v, struct errbuf *e);
+/* Writes a pending token for keyslot k; returns its token id. */
+int volume_pending_begin(struct volume *v, int keyslot, const char *op, struct errbuf *e);
+
+/* May a URI read from a token be used here? Refuses PKCS#11 modules outside the
+ * allowed set (a token is data from a disk; a module path is code run as root). */
+int key_uri_trusted(const struct key_uri *u, const struct volkey_config *cfg, struct errbuf *e);
+
+/* ---- unlock (volume_unlock.c) ---- */
+struct unlock_result {
+	int token;
+	int keyslot;
+	void *secret; /* secret memory, VOLUME_SECRET_BYTES */
+	size_t len;
+};
+void unlock_result_clear(struct unlock_result *u);
+/* Unwraps through every usable volkey token at once (only_token >= 0: just that
+ * one); the first secret that opens its keyslot wins, the others are abandoned.
+ * A dead backend delays nothing but itself, up to its own deadline. */
+int volume_unlock(struct volume *v, const struct volkey_config *cfg, int only_token, struct unlock_result *ret,
+		  struct errbuf *e);
+/* Unlock and activate the mapping `name` (NULL: check only). */
+int volume_open(struct volume *v, const struct volkey_config *cfg, const char *name, uint32_t flags,
+		struct unlock_result *ret, struct errbuf *e);
+
+/* ---- format (volume_format.c) ---- */
+struct format_opts {
+	const char *device;
+	const char *keys[VOLKEY_MAX_KEYS];
+	int nkeys;
+	const char *context[BINDING_MAX_PAIRS]; /* "K=V" */
+	int ncontext;
+	unsigned sector_size; /* 0: 4096 */
+	bool force;
+};
+/* Refuses (-EBUSY/-EEXIST/-ENOTBLK with the reason) unless safe or forced;
+ * redoes a format that crashed part-way without --force. */
+int volume_format(const struct format_opts *o, const struct volkey_config *cfg, char *ret_uuid, size_t uuid_len,
+		  struct errbuf *e);
+
+/* ---- bind, unbind, recovery (volume_bind.c, volume_recovery.c) ---- */
+/* Adds a token for uri; returns its token id. */
+int volume_bind(const char *device, const char *uri, const struct volkey_config *cfg, struct errbuf *e);
+/* Removes token id and its keyslot, never the last way in. */
+int volume_unbind(const char *device, int token, const struct volkey_config *cfg, struct errbuf *e);
+/* Adds a recovery passphrase keyslot; *ret_phrase (secret memory, NUL-terminated)
+ * is to be shown once. Returns the keyslot. */
+int volume_add_recovery(const char *device, const struct volkey_config *cfg, char **ret_phrase, struct errbuf *e);
+
+/* The volume key through any token (for bind and recovery). */
+int volume_get_volume_key(struct volume *v, const struct volkey_config *cfg, void **ret_vk, size_t *ret_len,
+			  struct unlock_result *ret_unlock, struct errbuf *e);

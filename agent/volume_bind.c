@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* bind: add a way in (a key URI); unbind: remove one, never the last.
+ * Both announce the keyslot they touch with a volkey-pending token first, so a
+ * crash at any step leaves a volume that unlocks as before and a pending token
+ * that the next bind/unbind/recovery-key cleans up. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend.h"
+#include "log.h"
+#include "secret.h"
+#include "testhook.h"
+#include "volume.h"
+
+static int load_for_change(const char *device, struct volume *v, struct errbuf *e)
+{
+	int r = volume_load(device, v, e);
+
+	if (r < 0)
+		return r;
+	if (streq_ptr(v->subsystem, VOLKEY_SUBSYSTEM_PROVISIONING)) {
+		volume_done(v);
+		return err_fail(e, -EUCLEAN, "%s: its format was interrupted; run 'volkey format %s' again", device,
+				device);
+	}
+	r = volume_cleanup_pending(v, e);
+	if (r < 0)
+		volume_done(v);
+	return r < 0 ? r : 0;
+}
+
+static int free_keyslot(struct crypt_device *cd)
+{
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++)
+		if (crypt_keyslot_status(cd, k) == CRYPT_SLOT_INACTIVE)
+			return k;
+	return -ENOSPC;
+}
+
+/* Removes keyslot k (announced by pending token p) and then the pending token. */
+static int drop_keyslot(struct volume *v, int k, int p, struct errbuf *e)
+{
+	int r = crypt_keyslot_destroy(v->cd, k);
+
+	if (r < 0 && r != -ENOENT && r != -EINVAL)
+		return err_fail(e, r, "%s: cannot remove keyslot %d: %s", v->path, k, strerror(-r));
+	test_crash_point("drop-keyslot");
+	r = crypt_token_json_set(v->cd, p, NULL);
+	if (r < 0)
+		return err_fail(e, r, "%s: cannot remove token %d: %s", v->path, p, strerror(-r));
+	return 0;
+}
+
+int volume_bind(const char *device, const char *uri_text, const struct volkey_config *cfg, struct errbuf *e)
+{
+	_cleanup_(key_uri_freep) struct key_uri *uri = NULL;
+	_cleanup_(kctx_freep) struct kctx *c = NULL;
+	_cleanup_secret_ void *vk = NULL, *secret = NULL;
+	_cleanup_free_ char *json = NULL;
+	struct unlock_result u = { .token = -1 };
+	struct wrapped w = { 0 };
+	struct volume v;
+	size_t vklen = 0;
+	int r, k, p;
+
+	r = key_uri_parse(uri_text, &uri);
+	if (r < 0)
+		return err_fail(e, r, "key URI %s is malformed", uri_text);
+	r = load_for_change(device, &v, e);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < v.ntokens; i++)
+		if (v.tokens[i].role == TOKEN_VOLKEY && strcmp(v.tokens[i].t.key_uri, uri->text) == 0) {
+			r = err_fail(e, -EEXIST, "%s: already bound to %s (token %d)", device, uri->text,
+				     v.tokens[i].id);
+			goto out;
+		}
+	r = volume_get_volume_key(&v, cfg, &vk, &vklen, &u, e);
+	if (r < 0)
+		goto out;
+	r = kctx_new(cfg, &c);
+	if (r < 0)
+		goto out;
+	/* The new secret is bound like the token that unlocked: same volume, same context. */
+	r = key_wrap_new(c, uri, volume_token(&v, u.token)->t.binding, VOLUME_SECRET_BYTES, &secret, &w);
+	if (r < 0) {
+		err_fail(e, r, "%s: cannot wrap a secret with %s: %s; nothing was written", device, uri->text,
+			 kctx_error(c));
+		goto out;
+	}
+	k = free_keyslot(v.cd);
+	if (k < 0) {
+		r = err_fail(e, k, "%s: no free keyslot", device);
+		goto out;
+	}
+	p = r = volume_pending_begin(&v, k, "bind", e);
+	if (r < 0)
+		goto out;
+	test_crash_point("bind-pending");
+	r = volume_set_fast_pbkdf(v.cd);
+	if (r >= 0)
+		r = crypt_keyslot_add_by_volume_key(v.cd, k, vk, vklen, secret, VOLUME_SECRET_BYTES);
+	if (r < 0) {
+		err_fail(e, r, "%s: cannot add keyslot %d: %s", device, k, strerror(-r));
+		drop_keyslot(&v, k, p, NULL);
+		goto out;
+	}
+	test_crash_point("bind-keyslot");
+	{
+		struct volkey_token t = {
+			.version = VOLKEY_TOKEN_VERSION,
+			.keyslot = k,
+			.key_uri = uri->text,
+			.key_ref = w.key_ref,
+			.wrapped = w,
+			.binding = volume_token(&v, u.token)->t.binding,
+			.generation = 1,
+		};
+		rfc3339_now(t.created, sizeof(t.created));
+		r = volkey_token_format(&t, &json);
+	}
+	if (r >= 0)
+		r = crypt_token_json_set(v.cd, p, json); /* replaces the pending token: one atomic write */
+	if (r < 0) {
+		err_fail(e, r, "%s: cannot write the token: %s", device, strerror(-r));
+		drop_keyslot(&v, k, p, NULL);
+		goto out;
+	}
+	test_crash_point("bind-token");
+	/* Verify through the real path before calling it done. */
+	r = volume_reload_tokens(&v, e);
+	if (r >= 0) {
+		struct unlock_result check = { .token = -1 };
+		r = volume_unlock(&v, cfg, p, &check, e);
+		unlock_result_clear(&check);
+	}
+	if (r < 0) {
+		struct errbuf ignore = { { 0 } };
+		log_debug("bind verification failed, rolling back token %d", p);
+		if (volume_pending_begin(&v, k, "bind-rollback", &ignore) >= 0) {
+			crypt_token_json_set(v.cd, p, NULL);
+			volume_reload_tokens(&v, &ignore);
+			volume_cleanup_pending(&v, &ignore);
+		}
+		goto out;
+	}
+	test_crash_point("bind-verify");
+	r = p;
+out:
+	wrapped_clear(&w);
+	unlock_result_clear(&u);
+	volume_done(&v);
+	return r;
+}
+
+/* Ways in other than token `except`: tokens that unlock now, recovery keyslots,
+ * and keyslots no volkey token owns (a passphrase added by hand). */
+static int other_way_in(struct volume *v, const struct volkey_config *cfg, int except, char *desc, size_t n)
+{
+	int except_slot = volume_token(v, except) ? volume_token(v, except)->keyslot : -1;
+
+	for (int i = 0; i < v->ntokens; i++) {
+		const struct token_entry *t = &v->tokens[i];
+		crypt_keyslot_info ki;
+
+		if (t->id == except || t->role != TOKEN_RECOVERY)
+			continue;
+		ki = crypt_keyslot_status(v->cd, t->keyslot);
+		if (ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST) {
+			snprintf(desc, n, "recovery keyslot %d", t->keyslot);
+			return 1;
+		}
+	}
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
+		crypt_keyslot_info ki = crypt_keyslot_status(v->cd, k);
+		if (k == except_slot || (ki != CRYPT_SLOT_ACTIVE && ki != CRYPT_SLOT_ACTIVE_LAST))
+			continue;
+		if (!volume_keyslot_referenced(v, k)) {
+			snprintf(desc, n, "keyslot %d (not a volkey token's)", k);
+			return 1;
+		}
+	}
+	for (int i = 0; i < v->ntokens; i++) {
+		const struct token_entry *t = &v->tokens[i];
+		struct unlock_result u = { .token = -1 };
+		struct errbuf ignore = { { 0 } };
+
+		if (t->id == except || t->role != TOKEN_VOLKEY)
+			continue;
+		if (volume_unlock(v, cfg, t->id, &u, &ignore) >= 0) {
+			unlock_result_clear(&u);
+			snprintf(desc, n, "token %d (%s), which unlocks now", t->id, t->t.key_uri);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int volume_unbind(const char *device, int token, const struct volkey_config *cfg, struct errbuf *e)
+{
+	const struct token_entry *t;
+	char desc[300] = "";
+	struct volume v;
+	int r, k, p;
+
+	r = load_for_change(device, &v, e);
+	if (r < 0)
+		return r;
+	t = volume_token(&v, token);
+	if (!t || (t->role != TOKEN_VOLKEY && t->role != TOKEN_BAD && t->role != TOKEN_RECOVERY)) {
+		r = err_fail(e, -ENOENT, "%s: token %d is not a volkey or volkey-recovery token", device, token);
+		goto out;
+	}
+	k = t->keyslot;
+	if (other_way_in(&v, cfg, token, desc, sizeof(desc)) <= 0) {
+		r = err_fail(e, -EPERM,
+			     "%s: refusing to remove token %d: it is the last way in (no other token unlocks and there "
+			     "is no recovery key)",
+			     device, token);
+		goto out;
+	}
+	log_debug("%s: another way in remains: %s", device, desc);
+	if (k >= 0) {
+		/* The pending token replaces the token: from here the keyslot is garbage. */
+		char json[160];
+		snprintf(json, sizeof(json),
+			 "{\"type\":\"" VOLKEY_PENDING_TOKEN_TYPE "\",\"keyslots\":[],\"keyslot\":%d,\"op\":\"unbind\"}",
+			 k);
+		r = crypt_token_json_set(v.cd, token, json);
+		if (r < 0) {
+			err_fail(e, r, "%s: cannot update token %d: %s", device, token, strerror(-r));
+			goto out;
+		}
+		test_crash_point("unbind-pending");
+		p = token;
+		r = drop_keyslot(&v, k, p, e);
+	} else {
+		r = crypt_token_json_set(v.cd, token, NULL);
+		if (r < 0)
+			err_fail(e, r, "%s: cannot remove token %d: %s", device, token, strerror(-r));
+	}
+out:
+	volume_done(&v);
+	return r < 0 ? r : 0;
+}

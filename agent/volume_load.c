@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Loading a volkey volume's header and its tokens; pending keyslot changes. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "log.h"
+#include "volume.h"
+
+static void crypt_log_cb(int level, const char *msg, void *usrptr)
+{
+	size_t n = strlen(msg);
+	(void)usrptr;
+	/* libcryptsetup explains its own view of each try ("No key available with this
+	 * passphrase"); volkey logs the cause once, so these are debug detail. */
+	log_debug("libcryptsetup%s: %.*s", level == CRYPT_LOG_ERROR ? " error" : "",
+		  (int)(n && msg[n - 1] == '\n' ? n - 1 : n), msg);
+}
+
+void volume_log_setup(void)
+{
+	crypt_set_log_callback(NULL, crypt_log_cb, NULL);
+}
+
+int volume_set_fast_pbkdf(struct crypt_device *cd)
+{
+	const struct crypt_pbkdf_type pbkdf = {
+		.type = CRYPT_KDF_PBKDF2,
+		.hash = "sha512",
+		.iterations = VOLKEY_PBKDF_ITERATIONS,
+		.flags = CRYPT_PBKDF_NO_BENCHMARK,
+	};
+	return crypt_set_pbkdf_type(cd, &pbkdf);
+}
+
+static int pending_keyslot(const char *json, int *ret)
+{
+	struct json_object *o = json_tokener_parse(json), *v;
+	int r = -EBADMSG;
+
+	if (o && json_object_object_get_ex(o, "keyslot", &v) && json_object_is_type(v, json_type_int) &&
+	    json_object_get_int(v) >= 0 && json_object_get_int(v) < 32) {
+		*ret = json_object_get_int(v);
+		r = 0;
+	}
+	json_object_put(o);
+	return r;
+}
+
+static void entry_clear(struct token_entry *t)
+{
+	volkey_token_clear(&t->t);
+	memset(t, 0, sizeof(*t));
+}
+
+static int load_token(struct volume *v, int id, const char *type, struct token_entry *t)
+{
+	const char *json = NULL;
+	int r;
+
+	t->id = id;
+	t->keyslot = -1;
+	snprintf(t->type, sizeof(t->type), "%s", type ? type : "");
+	r = crypt_token_json_get(v->cd, id, &json);
+	if (r < 0)
+		return r;
+	if (streq_ptr(type, VOLKEY_TOKEN_TYPE)) {
+		r = volkey_token_parse(json, strlen(json), &t->t, t->why, sizeof(t->why));
+		if (r < 0) {
+			t->role = TOKEN_BAD;
+			t->rc = r;
+		} else {
+			t->role = TOKEN_VOLKEY;
+			t->keyslot = t->t.keyslot;
+		}
+	} else if (streq_ptr(type, VOLKEY_RECOVERY_TOKEN_TYPE)) {
+		t->role = volkey_recovery_token_parse(json, &t->keyslot) < 0 ? TOKEN_OTHER : TOKEN_RECOVERY;
+	} else if (streq_ptr(type, VOLKEY_PENDING_TOKEN_TYPE)) {
+		t->role = pending_keyslot(json, &t->keyslot) < 0 ? TOKEN_OTHER : TOKEN_PENDING;
+	} else {
+		t->role = TOKEN_OTHER;
+	}
+	return 0;
+}
+
+int volume_reload_tokens(struct volume *v, struct errbuf *e)
+{
+	int r;
+
+	for (int i = 0; i < v->ntokens; i++)
+		entry_clear(&v->tokens[i]);
+	v->ntokens = 0;
+	for (int id = 0; id < VOLKEY_MAX_TOKENS; id++) {
+		const char *type = NULL;
+		crypt_token_info ti = crypt_token_status(v->cd, id, &type);
+
+		if (ti == CRYPT_TOKEN_INACTIVE || ti == CRYPT_TOKEN_INVALID)
+			continue;
+		r = load_token(v, id, type, &v->tokens[v->ntokens]);
+		if (r < 0)
+			return err_fail(e, r, "%s: cannot read LUKS2 token %d: %s", v->path, id, strerror(-r));
+		v->ntokens++;
+	}
+	return 0;
+}
+
+int volume_load(const char *path, struct volume *v, struct errbuf *e)
+{
+	const char *s;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	snprintf(v->path, sizeof(v->path), "%s", path);
+	r = crypt_init(&v->cd, path);
+	if (r < 0)
+		return err_fail(e, r, "%s: cannot open device: %s", path, strerror(-r));
+	r = crypt_load(v->cd, CRYPT_LUKS2, NULL);
+	if (r < 0) {
+		if (r == -EINVAL || r == -ENOENT)
+			r = err_fail(e, -ENODEV, "%s: not a LUKS2 volume", path);
+		else
+			r = err_fail(e, r, "%s: cannot read the LUKS2 header: %s", path, strerror(-r));
+		volume_done(v);
+		return r;
+	}
+	s = crypt_get_uuid(v->cd);
+	snprintf(v->uuid, sizeof(v->uuid), "%s", s ? s : "");
+	s = crypt_get_subsystem(v->cd);
+	snprintf(v->subsystem, sizeof(v->subsystem), "%s", s ? s : "");
+	r = volume_reload_tokens(v, e);
+	if (r < 0)
+		volume_done(v);
+	return r;
+}
+
+void volume_done(struct volume *v)
+{
+	for (int i = 0; i < v->ntokens; i++)
+		entry_clear(&v->tokens[i]);
+	v->ntokens = 0;
+	crypt_free(v->cd);
+	v->cd = NULL;
+}
+
+int volume_count_volkey(const struct volume *v)
+{
+	int n = 0;
+
+	for (int i = 0; i < v->ntokens; i++)
+		n += v->tokens[i].role == TOKEN_VOLKEY || v->tokens[i].role == TOKEN_BAD;
+	return n;
+}
+
+const struct token_entry *volume_token(const struct volume *v, int id)
+{
+	for (int i = 0; i < v->ntokens; i++)
+		if (v->tokens[i].id == id)
+			return &v->tokens[i];
+	return NULL;
+}
+
+bool volume_keyslot_referenced(const struct volume *v, int keyslot)
+{
+	for (int i = 0; i < v->ntokens; i++) {
+		const struct token_entry *t = &v->tokens[i];
+		if (t->role == TOKEN_PENDING)
+			continue;
+		if (t->keyslot == keyslot || crypt_token_is_assigned(v->cd, t->id, keyslot) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int active_keyslots(struct crypt_device *cd)
+{
+	int n = 0;
+
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
+		crypt_keyslot_info ki = crypt_keyslot_status(cd, k);
+		n += ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST;
+	}
+	return n;
+}
+
+int volume_pending_begin(struct volume *v, int keyslot, const char *op, struct errbuf *e)
+{
+	char json[256], now[32];
+	int r;
+
+	rfc3339_now(now, sizeof(now));
+	snprintf(json, sizeof(json),
+		 "{\"type\":\"" VOLKEY_PENDING_TOKEN_TYPE "\",\"keyslots\":[],\"keyslot\":%d,\"op\":\"%s\","
+		 "\"created\":\"%s\"}",
+		 keyslot, op, now);
+	r = crypt_token_json_set(v->cd, CRYPT_ANY_TOKEN, json);
+	if (r < 0)
+		return err_fail(e, r, "%s: cannot write a LUKS2 token: %s", v->path, strerror(-r));
+	return r;
+}
+
+int volume_cleanup_pending(struct volume *v, struct errbuf *e)
+{
+	int fixed = 0, r;
+
+	for (int i = 0; i < v->ntokens; i++) {
+		const struct token_entry *t = &v->tokens[i];
+		crypt_keyslot_info ki;
+
+		if (t->role != TOKEN_PENDING)
+			continue;
+		ki = crypt_keyslot_status(v->cd, t->keyslot);
+		if ((ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST) &&
+		    !volume_keyslot_referenced(v, t->keyslot)) {
+			if (active_keyslots(v->cd) <= 1)
+				return err_fail(e, -EUCLEAN,
+						"%s: interrupted change left keyslot %d as the only keyslot; "
+						"not removing it",
+						v->path, t->keyslot);
+			r = crypt_keyslot_destroy(v->cd, t->keyslot);
+			if (r < 0)
+				return err_fail(e, r, "%s: cannot remove orphan keyslot %d: %s", v->path, t->keyslot,
+						strerror(-r));
+		}
+		r = crypt_token_json_set(v->cd, t->id, NULL);
+		if (r < 0)
+			return err_fail(e, r, "%s: cannot remove pending token %d: %s", v->path, t->id, strerror(-r));
+		log_info("%s: finished an interrupted keyslot change (keyslot %d)", v->path, t->keyslot);
+		fixed++;
+	}
+	if (fixed) {
+		r = volume_reload_tokens(v, e);
+		if (r < 0)
+			return r;
+	}
+	return fixed;
+}

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Recovery passphrases: 256 random bits written as 64 characters of a
+ * 16-letter alphabet that keyboard layouts agree on (the "modhex" letters), in
+ * groups of eight. Plain `cryptsetup open` accepts it when every backend is gone.
+ * Its keyslot is marked by a volkey-recovery token (no secret in it). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "secret.h"
+#include "testhook.h"
+#include "volume.h"
+
+#define RECOVERY_BYTES 32
+#define RECOVERY_CHARS (RECOVERY_BYTES * 2 + RECOVERY_BYTES / 4 - 1)
+
+static int make_phrase(char **ret)
+{
+	static const char alphabet[] = "cbdefghijklnrtuv";
+	_cleanup_secret_ unsigned char *raw = secret_alloc(RECOVERY_BYTES);
+	_cleanup_secret_ char *s = secret_alloc(RECOVERY_CHARS + 1);
+	size_t o = 0;
+
+	if (!raw || !s)
+		return -ENOMEM;
+	if (getrandom(raw, RECOVERY_BYTES, 0) != RECOVERY_BYTES)
+		return -EIO;
+	for (int i = 0; i < RECOVERY_BYTES; i++) {
+		if (i && i % 4 == 0)
+			s[o++] = '-';
+		s[o++] = alphabet[raw[i] >> 4];
+		s[o++] = alphabet[raw[i] & 15];
+	}
+	s[o] = '\0';
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+int volume_add_recovery(const char *device, const struct volkey_config *cfg, char **ret_phrase, struct errbuf *e)
+{
+	_cleanup_secret_ void *vk = NULL;
+	_cleanup_secret_ char *phrase = NULL;
+	_cleanup_free_ char *json = NULL;
+	struct volume v;
+	char now[32];
+	size_t vklen = 0;
+	int r, k = -1, p;
+
+	r = volume_load(device, &v, e);
+	if (r < 0)
+		return r;
+	if (streq_ptr(v.subsystem, VOLKEY_SUBSYSTEM_PROVISIONING)) {
+		r = err_fail(e, -EUCLEAN, "%s: its format was interrupted; run 'volkey format %s' again", device,
+			     device);
+		goto out;
+	}
+	r = volume_cleanup_pending(&v, e);
+	if (r < 0)
+		goto out;
+	r = volume_get_volume_key(&v, cfg, &vk, &vklen, NULL, e);
+	if (r < 0)
+		goto out;
+	r = make_phrase(&phrase);
+	if (r < 0) {
+		err_fail(e, r, "cannot draw a recovery passphrase: %s", strerror(-r));
+		goto out;
+	}
+	for (int s = 0; s < crypt_keyslot_max(CRYPT_LUKS2) && k < 0; s++)
+		if (crypt_keyslot_status(v.cd, s) == CRYPT_SLOT_INACTIVE)
+			k = s;
+	if (k < 0) {
+		r = err_fail(e, -ENOSPC, "%s: no free keyslot", device);
+		goto out;
+	}
+	p = r = volume_pending_begin(&v, k, "recovery", e);
+	if (r < 0)
+		goto out;
+	test_crash_point("recovery-pending");
+	r = volume_set_fast_pbkdf(v.cd);
+	if (r >= 0)
+		r = crypt_keyslot_add_by_volume_key(v.cd, k, vk, vklen, phrase, strlen(phrase));
+	if (r < 0) {
+		err_fail(e, r, "%s: cannot add keyslot %d: %s", device, k, strerror(-r));
+		goto out;
+	}
+	test_crash_point("recovery-keyslot");
+	rfc3339_now(now, sizeof(now));
+	r = volkey_recovery_token_format(k, now, &json);
+	if (r >= 0)
+		r = crypt_token_json_set(v.cd, p, json);
+	if (r < 0) {
+		err_fail(e, r, "%s: cannot write the recovery token: %s", device, strerror(-r));
+		goto out;
+	}
+	r = crypt_activate_by_passphrase(v.cd, NULL, k, phrase, strlen(phrase), 0);
+	if (r < 0) {
+		err_fail(e, r, "%s: the new recovery keyslot %d does not open: %s", device, k, strerror(-r));
+		goto out;
+	}
+	*ret_phrase = TAKE_PTR(phrase);
+	r = k;
+out:
+	volume_done(&v);
+	return r;
+}

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Unlocking a volume through its volkey tokens, all at once: each token's
+ * backend runs in its own thread with its own connections, and the first
+ * secret that opens its keyslot wins. A backend that hangs delays only itself;
+ * its thread finishes on its own deadline and cleans up after itself. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend.h"
+#include "exitcode.h"
+#include "log.h"
+#include "secret.h"
+#include "volume.h"
+
+struct lane {
+	int token;
+	int keyslot;
+	char uri[256];     /* for messages */
+	char *json;        /* the token, parsed again in the thread */
+	bool started, done, taken;
+	int r;
+	void *secret;
+	size_t len;
+	char why[512];
+};
+
+struct race {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;
+	bool abandoned;
+	struct volkey_config cfg;
+	int n;
+	struct lane lanes[VOLKEY_MAX_TOKENS];
+};
+
+struct lane_arg {
+	struct race *race;
+	struct lane *lane;
+};
+
+void unlock_result_clear(struct unlock_result *u)
+{
+	secret_free(u->secret);
+	memset(u, 0, sizeof(*u));
+	u->token = u->keyslot = -1;
+}
+
+static void race_unref(struct race *race)
+{
+	bool last;
+
+	pthread_mutex_lock(&race->mu);
+	last = --race->refs == 0;
+	pthread_mutex_unlock(&race->mu);
+	if (!last)
+		return;
+	for (int i = 0; i < race->n; i++) {
+		secret_free(race->lanes[i].secret);
+		free(race->lanes[i].json);
+	}
+	pthread_mutex_destroy(&race->mu);
+	pthread_cond_destroy(&race->cv);
+	free(race);
+}
+
+/* Runs in the lane's thread: parse, check, unwrap. */
+static int lane_unwrap(const struct volkey_config *cfg, const char *json, void **ret, size_t *ret_len, char *why,
+		       size_t wl)
+{
+	_cleanup_(kctx_freep) struct kctx *c = NULL;
+	_cleanup_(key_uri_freep) struct key_uri *u = NULL;
+	struct volkey_token t = { 0 };
+	struct errbuf e = { { 0 } };
+	int r;
+
+	r = volkey_token_parse(json, strlen(json), &t, why, wl);
+	if (r < 0)
+		return r;
+	r = key_uri_parse(t.key_uri, &u);
+	if (r < 0) {
+		snprintf(why, wl, "key URI is malformed");
+		goto out;
+	}
+	r = key_uri_trusted(u, cfg, &e);
+	if (r < 0) {
+		snprintf(why, wl, "%s", e.msg);
+		goto out;
+	}
+	r = kctx_new(cfg, &c);
+	if (r < 0)
+		goto out;
+	r = key_unwrap(c, u, t.binding, &t.wrapped, ret, ret_len);
+	if (r < 0)
+		snprintf(why, wl, "%s", kctx_error(c));
+out:
+	volkey_token_clear(&t);
+	return r;
+}
+
+static void *lane_main(void *p)
+{
+	struct lane_arg *a = p;
+	struct race *race = a->race;
+	struct lane *l = a->lane;
+	char why[512] = "";
+	void *secret = NULL;
+	size_t len = 0;
+	int r;
+
+	free(a);
+	r = lane_unwrap(&race->cfg, l->json, &secret, &len, why, sizeof(why));
+	pthread_mutex_lock(&race->mu);
+	l->r = r;
+	snprintf(l->why, sizeof(l->why), "%s", why);
+	if (r >= 0 && !race->abandoned) {
+		l->secret = secret;
+		l->len = len;
+		secret = NULL;
+	}
+	l->done = true;
+	pthread_cond_broadcast(&race->cv);
+	pthread_mutex_unlock(&race->mu);
+	secret_free(secret);
+	race_unref(race);
+	return NULL;
+}
+
+static bool keyslot_active(struct crypt_device *cd, int k)
+{
+	crypt_keyslot_info ki = crypt_keyslot_status(cd, k);
+	return ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST;
+}
+
+/* Fills a lane for token t, or marks it failed at once. Returns whether to start it. */
+static bool lane_prepare(struct volume *v, const struct token_entry *t, struct lane *l)
+{
+	const char *json = NULL;
+	const char *bound;
+
+	l->token = t->id;
+	l->keyslot = t->keyslot;
+	snprintf(l->uri, sizeof(l->uri), "%s", t->role == TOKEN_VOLKEY ? t->t.key_uri : "?");
+	if (t->role == TOKEN_BAD) {
+		l->r = t->rc;
+		snprintf(l->why, sizeof(l->why), "token is unreadable: %s", t->why);
+		return false;
+	}
+	bound = binding_get(t->t.binding, BINDING_UUID_KEY);
+	if (!streq_ptr(bound, v->uuid)) {
+		l->r = -EBADMSG;
+		snprintf(l->why, sizeof(l->why), "its secret is bound to volume %s, not to this volume %s",
+			 strna(bound), v->uuid);
+		return false;
+	}
+	if (!keyslot_active(v->cd, t->keyslot)) {
+		l->r = -EUCLEAN;
+		snprintf(l->why, sizeof(l->why), "its keyslot %d is missing", t->keyslot);
+		return false;
+	}
+	if (crypt_token_json_get(v->cd, t->id, &json) < 0 || !(l->json = strdup(json))) {
+		l->r = -ENOMEM;
+		snprintf(l->why, sizeof(l->why), "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* One error for all lanes: the common exit class if they agree, else the first. */
+static int summarize(struct volume *v, struct race *race, struct errbuf *e)
+{
+	char msg[sizeof(e->msg)];
+	size_t off = 0;
+	int r = race->lanes[0].r;
+
+	for (int i = 1; i < race->n; i++)
+		if (exit_code_from_errno(race->lanes[i].r) != exit_code_from_errno(r))
+			break;
+	off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s: ", v->path);
+	if (race->n > 1)
+		off += (size_t)snprintf(msg + off, sizeof(msg) - off, "no token unlocks it: ");
+	for (int i = 0; i < race->n && off < sizeof(msg); i++)
+		off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%stoken %d (%s): %s", i ? "; " : "",
+					race->lanes[i].token, race->lanes[i].uri, race->lanes[i].why);
+	return err_set(e, r ? r : -EIO, "%s", msg);
+}
+
+static int try_secret(struct volume *v, struct lane *l, const char *name, uint32_t flags, struct unlock_result *ret)
+{
+	int r = crypt_activate_by_passphrase(v->cd, name, l->keyslot, l->secret, l->len, flags);
+
+	if (r < 0)
+		return r;
+	ret->token = l->token;
+	ret->keyslot = l->keyslot;
+	ret->secret = TAKE_PTR(l->secret);
+	ret->len = l->len;
+	return 0;
+}
+
+static int unlock(struct volume *v, const struct volkey_config *cfg, int only_token, const char *name,
+		  uint32_t flags, struct unlock_result *ret, struct errbuf *e)
+{
+	struct race *race = calloc(1, sizeof(*race));
+	int r = -ENOENT, running = 0;
+
+	if (!race)
+		return err_fail(e, -ENOMEM, "out of memory");
+	pthread_mutex_init(&race->mu, NULL);
+	pthread_cond_init(&race->cv, NULL);
+	race->cfg = *cfg;
+	race->refs = 1;
+	for (int i = 0; i < v->ntokens; i++) {
+		const struct token_entry *t = &v->tokens[i];
+		if (t->role != TOKEN_VOLKEY && t->role != TOKEN_BAD)
+			continue;
+		if (only_token >= 0 && t->id != only_token)
+			continue;
+		race->lanes[race->n].started = lane_prepare(v, t, &race->lanes[race->n]);
+		if (!race->lanes[race->n].started)
+			race->lanes[race->n].done = true;
+		race->n++;
+	}
+	if (race->n == 0) {
+		race_unref(race);
+		if (only_token >= 0)
+			return err_fail(e, -ENOENT, "%s: token %d is not a volkey token", v->path, only_token);
+		return err_fail(e, -ENOENT, "%s: has no volkey token", v->path);
+	}
+	for (int i = 0; i < race->n; i++) {
+		struct lane_arg *a;
+		pthread_t th;
+
+		if (!race->lanes[i].started)
+			continue;
+		a = malloc(sizeof(*a));
+		if (!a) {
+			race->lanes[i].r = -ENOMEM;
+			race->lanes[i].done = true;
+			continue;
+		}
+		*a = (struct lane_arg){ race, &race->lanes[i] };
+		pthread_mutex_lock(&race->mu);
+		race->refs++;
+		pthread_mutex_unlock(&race->mu);
+		if (pthread_create(&th, NULL, lane_main, a) != 0) {
+			free(a);
+			race->refs--;
+			race->lanes[i].r = -EAGAIN;
+			snprintf(race->lanes[i].why, sizeof(race->lanes[i].why), "cannot start a thread");
+			race->lanes[i].done = true;
+			continue;
+		}
+		pthread_detach(th);
+		running++;
+	}
+
+	pthread_mutex_lock(&race->mu);
+	for (;;) {
+		struct lane *won = NULL;
+		bool all_done = true;
+
+		for (int i = 0; i < race->n; i++) {
+			struct lane *l = &race->lanes[i];
+			all_done &= l->done;
+			if (l->done && !l->taken && l->r >= 0 && l->secret && !won)
+				won = l;
+		}
+		if (won) {
+			won->taken = true;
+			pthread_mutex_unlock(&race->mu);
+			r = try_secret(v, won, name, flags, ret);
+			pthread_mutex_lock(&race->mu);
+			if (r >= 0)
+				break;
+			won->r = r;
+			if (r == -EPERM)
+				snprintf(won->why, sizeof(won->why), "its secret does not open keyslot %d", won->keyslot);
+			else {
+				snprintf(won->why, sizeof(won->why), "activation failed: %s", strerror(-r));
+				err_set(e, r, "%s: cannot activate %s: %s", v->path, name ? name : "(test)", strerror(-r));
+				break;
+			}
+			continue;
+		}
+		if (all_done) {
+			r = summarize(v, race, e);
+			break;
+		}
+		pthread_cond_wait(&race->cv, &race->mu);
+	}
+	race->abandoned = true;
+	pthread_mutex_unlock(&race->mu);
+	(void)running;
+	race_unref(race);
+	return r;
+}
+
+int volume_unlock(struct volume *v, const struct volkey_config *cfg, int only_token, struct unlock_result *ret,
+		  struct errbuf *e)
+{
+	return unlock(v, cfg, only_token, NULL, 0, ret, e);
+}
+
+int volume_open(struct volume *v, const struct volkey_config *cfg, const char *name, uint32_t flags,
+		struct unlock_result *ret, struct errbuf *e)
+{
+	if (streq_ptr(v->subsystem, VOLKEY_SUBSYSTEM_PROVISIONING))
+		return err_fail(e, -EUCLEAN, "%s: its format was interrupted; run 'volkey format %s' again", v->path,
+				v->path);
+	return unlock(v, cfg, -1, name, flags, ret, e);
+}
+
+int volume_get_volume_key(struct volume *v, const struct volkey_config *cfg, void **ret_vk, size_t *ret_len,
+			  struct unlock_result *ret_unlock, struct errbuf *e)
+{
+	struct unlock_result u = { .token = -1, .keyslot = -1 };
+	_cleanup_secret_ void *vk = NULL;
+	size_t len;
+	int r;
+
+	r = volume_unlock(v, cfg, -1, &u, e);
+	if (r < 0)
+		return r;
+	r = crypt_get_volume_key_size(v->cd);
+	if (r <= 0) {
+		unlock_result_clear(&u);
+		return err_fail(e, -EINVAL, "%s: unknown volume key size", v->path);
+	}
+	len = (size_t)r;
+	vk = secret_alloc(len);
+	if (!vk) {
+		unlock_result_clear(&u);
+		return err_fail(e, -ENOMEM, "cannot allocate secret memory");
+	}
+	r = crypt_volume_key_get(v->cd, u.keyslot, vk, &len, u.secret, u.len);
+	if (r < 0) {
+		unlock_result_clear(&u);
+		return err_fail(e, r, "%s: cannot read the volume key through keyslot %d: %s", v->path, u.keyslot,
+				strerror(-r));
+	}
+	*ret_vk = TAKE_PTR(vk);
+	*ret_len = len;
+	if (ret_unlock)
+		*ret_unlock = u;
+	else
+		unlock_result_clear(&u);
+	return 0;
+}

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* volkey recovery-key DEVICE: add a recovery passphrase, shown once on stdout. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "secret.h"
+#include "verb_util.h"
+#include "verbs.h"
+#include "volume.h"
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EIO;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
+	_cleanup_secret_ char *phrase = NULL;
+	struct volkey_config cfg;
+	struct errbuf e = { { 0 } };
+	int r, slot;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		verb_print_help(&verb_recovery_key);
+		return 0;
+	}
+	if (argc != 2 || argv[1][0] == '-')
+		return log_error_errno(-EINVAL, "recovery-key: give exactly one DEVICE");
+	r = verb_load_config(&cfg);
+	if (r < 0)
+		return r;
+	slot = r = volume_add_recovery(argv[1], &cfg, &phrase, &e);
+	if (r < 0)
+		return verb_fail(r, &e, "recovery-key");
+	/* Straight from secret memory to the descriptor: no stdio buffer keeps a copy. */
+	r = write_all(STDOUT_FILENO, phrase, strlen(phrase));
+	if (r >= 0)
+		r = write_all(STDOUT_FILENO, "\n", 1);
+	if (r < 0)
+		return log_error_errno(r, "recovery-key: %s: keyslot added but the passphrase could not be written to "
+					  "stdout; remove it with volkey unbind",
+				       argv[1]);
+	fprintf(stderr,
+		"Recovery passphrase for %s (keyslot %d) printed above, shown only this once. Keep it offline.\n"
+		"It opens the volume with: cryptsetup open %s NAME\n",
+		argv[1], slot, argv[1]);
+	return 0;
+}
+
+const struct verb verb_recovery_key = {
+	.name = "recovery-key",
+	.args = "DEVICE",
+	.summary = "add a recovery passphrase keyslot (printed once; works with plain cryptsetup)",
+	.run = run,
+	.help = "The passphrase is 64 letters (256 random bits) in groups of eight.\n",
+};
