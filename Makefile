@@ -44,12 +44,16 @@ PROG_BIN := $(PROG_SRC:tests/progs/%.c=$(BUILD)/tests/progs/%)
 
 LIBVOLKEY := $(BUILD)/libvolkey.a
 VOLKEY := $(BUILD)/volkey
+# The libcryptsetup token handler: same agent code, only the CRYPTSETUP_TOKEN_1.0 symbols exported.
+TOKEN_SO := $(BUILD)/libcryptsetup-token-volkey.so
+TOKEN_OBJ := $(BUILD)/tools/token/libcryptsetup-token-volkey.o
+TOKENDIR ?= $(shell pkg-config --variable=libdir libcryptsetup 2>/dev/null)/cryptsetup
 
 .PHONY: bench-unwrap fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(VOLKEY)
+all: $(VOLKEY) $(TOKEN_SO)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,6 +69,11 @@ $(VOLKEY): $(CLI_OBJ) $(LIBVOLKEY)
 	@echo "  LD      $@"
 	@$(CC) -o $@ $(CLI_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
 
+$(TOKEN_SO): $(TOKEN_OBJ) $(LIBVOLKEY) tools/token/token.sym
+	@echo "  LD      $@"
+	@$(CC) -shared -o $@ $(TOKEN_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) -Wl,-z,nodelete \
+		-Wl,--version-script=tools/token/token.sym $(PKG_LIBS)
+
 # The secret allocator's test checks, in a munmap wrapper, that memory is wiped before it is released.
 $(BUILD)/tests/unit/test_secret: EXTRA_LDFLAGS = -Wl,--wrap=munmap
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit.o $(LIBVOLKEY)
@@ -75,7 +84,7 @@ $(BUILD)/tests/progs/%: $(BUILD)/tests/progs/%.o $(LIBVOLKEY)
 	@echo "  LD      $@"
 	@$(CC) -o $@ $< $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
 
-tests-build: $(VOLKEY) $(UNIT_BIN) $(PROG_BIN)
+tests-build: $(VOLKEY) $(TOKEN_SO) $(UNIT_BIN) $(PROG_BIN)
 
 deps:
 	@tools/install-deps
@@ -123,11 +132,11 @@ demo: deps
 	@$(MAKE) --no-print-directory tests-build rig-image
 	@tools/demo/run
 
-install: $(VOLKEY)
+install: $(VOLKEY) $(TOKEN_SO)
 	install -D -m 0755 $(VOLKEY) $(DESTDIR)$(SBINDIR)/volkey
 	install -D -m 0644 docs/man/volkey.8 $(DESTDIR)$(MANDIR)/man8/volkey.8
 
 clean:
 	rm -rf build build-asan
 
--include $(AGENT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(PROG_BIN:=.d)
+-include $(AGENT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(PROG_BIN:=.d)
