@@ -75,7 +75,8 @@ static const char *get_string(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-/* "keyslots": exactly one decimal keyslot number as a string. */
+/* "keyslots": one decimal keyslot number as a string, or none (-1: libcryptsetup
+ * unassigns a keyslot that was removed behind volkey's back). */
 static int get_single_keyslot(struct json_object *o, int *ret)
 {
 	struct json_object *arr, *v;
@@ -84,8 +85,12 @@ static int get_single_keyslot(struct json_object *o, int *ret)
 	long n;
 
 	if (!json_object_object_get_ex(o, "keyslots", &arr) || !json_object_is_type(arr, json_type_array) ||
-	    json_object_array_length(arr) != 1)
+	    json_object_array_length(arr) > 1)
 		return -EBADMSG;
+	if (json_object_array_length(arr) == 0) {
+		*ret = -1;
+		return 0;
+	}
 	v = json_object_array_get_idx(arr, 0);
 	if (!json_object_is_type(v, json_type_string))
 		return -EBADMSG;
@@ -152,7 +157,7 @@ int volkey_token_parse(const char *json, size_t len, struct volkey_token *ret, c
 	}
 	t.version = (int)n;
 	if (get_single_keyslot(o, &t.keyslot) < 0)
-		return why(w, wl, -EBADMSG, "%s", "\"keyslots\" is not one keyslot number");
+		return why(w, wl, -EBADMSG, "%s", "\"keyslots\" is not a list of one keyslot number");
 	if (!json_object_object_get_ex(o, "generation", &v) || !json_object_is_type(v, json_type_int) ||
 	    json_object_get_int64(v) < 1 || json_object_get_int64(v) > INT32_MAX)
 		return why(w, wl, -EBADMSG, "%s", "no positive integer \"generation\"");
@@ -241,7 +246,7 @@ int volkey_token_format(const struct volkey_token *t, char **ret)
 	_cleanup_free_ char *blob = NULL;
 	int r;
 
-	if (!o || !bo || !t->binding || !t->key_uri || !t->wrapped.len)
+	if (!o || !bo || !t->binding || !t->key_uri || !t->wrapped.len || t->keyslot < 0)
 		return !o || !bo ? -ENOMEM : -EINVAL;
 	blob = b64_encode(t->wrapped.data, t->wrapped.len);
 	if (!blob)

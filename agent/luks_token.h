@@ -18,7 +18,7 @@
 
 struct volkey_token {
 	int version;
-	int keyslot;          /* the one keyslot this token opens */
+	int keyslot;          /* the one keyslot this token opens; -1 when it was removed */
 	char *key_uri;        /* as given to format/bind */
 	char *key_ref;        /* what wrapped it (key ARN, KEK fingerprint, token:label), may be NULL */
 	struct wrapped wrapped;

@@ -155,9 +155,12 @@ static bool lane_prepare(struct volume *v, const struct token_entry *t, struct l
 			 strna(bound), v->uuid);
 		return false;
 	}
-	if (!keyslot_active(v->cd, t->keyslot)) {
+	if (t->keyslot < 0 || !keyslot_active(v->cd, t->keyslot)) {
 		l->r = -EUCLEAN;
-		snprintf(l->why, sizeof(l->why), "its keyslot %d is missing", t->keyslot);
+		if (t->keyslot < 0)
+			snprintf(l->why, sizeof(l->why), "its keyslot is missing (removed outside volkey)");
+		else
+			snprintf(l->why, sizeof(l->why), "its keyslot %d is missing", t->keyslot);
 		return false;
 	}
 	if (crypt_token_json_get(v->cd, t->id, &json) < 0 || !(l->json = strdup(json))) {

@@ -80,3 +80,35 @@ start_kms() {
 kms_ctl() { curl -sf -X POST -H 'Content-Type: application/json' --data "$3" "$1$2" >/dev/null || fail "kms control $2"; }
 # count_calls LOG OP: KMS calls of that op in the double's log.
 count_calls() { grep -c "\"op\": \"$2\"" "$1" || true; }
+
+# new_loop NAME SIZE: a file-backed loop device in $TMP, detached on exit; prints its path.
+new_loop() {
+	truncate -s "$2" "$TMP/$1.img"
+	local dev
+	dev=$(losetup -f --show "$TMP/$1.img") || fail "losetup $1"
+	on_exit "losetup -d $dev"
+	echo "$dev"
+}
+# new_kek NAME: a root-only 32-byte key-encryption key in $TMP; prints file:PATH.
+new_kek() {
+	head -c 32 /dev/urandom >"$TMP/$1.kek"
+	chmod 600 "$TMP/$1.kek"
+	echo "file:$TMP/$1.kek"
+}
+# dev_sum DEV: sha256 of the whole device (proves "nothing on disk changed").
+dev_sum() { sha256sum <"$1" | cut -d' ' -f1; }
+# with_token_plugin: put the freshly built token handler where libcryptsetup looks, for
+# this test only (a previously installed one is put back on exit).
+with_token_plugin() {
+	local dir so
+	dir=$(pkg-config --variable=libdir libcryptsetup)/cryptsetup
+	so=$dir/libcryptsetup-token-volkey.so
+	mkdir -p "$dir"
+	if [[ -e $so ]]; then
+		cp -a "$so" "$TMP/plugin.saved"
+		on_exit "cp -a '$TMP/plugin.saved' '$so'"
+	else
+		on_exit "rm -f '$so'"
+	fi
+	install -m 0644 "$VOLKEY_SRC/${BUILD:-build}/libcryptsetup-token-volkey.so" "$so"
+}

@@ -1,0 +1,77 @@
+#!/bin/bash
+# format refuses, with the reason, what it must not overwrite, and leaves the
+# device byte-for-byte unchanged: any blkid signature, data without a signature
+# (at the start or the end), a mounted device (even with --force), an existing
+# LUKS volume, a regular file, a missing path; bad options; an unreachable key.
+# --force overrides what it may. (A device held by a mapping: rig tier.)
+source "$(dirname "$0")/lib.bash"
+[[ -e /dev/loop-control ]] || skip "no loop devices on this kernel"
+: >"$TMP/empty.conf"
+export VOLKEY_CONFIG=$TMP/empty.conf
+k=$(new_kek k)
+dev=$(new_loop disk 48M)
+
+# refused DEV CODE REGEX [ARGS...]: format is refused with CODE and a one-line reason; DEV unchanged.
+refused() {
+	local d=$1 code=$2 re=$3 before; shift 3
+	before=$(dev_sum "$d")
+	expect_exit "$code" "$VOLKEY" format "$d" --key "$k" --yes "$@"
+	assert_grep "^volkey: error: $d: $re"
+	[[ $(wc -l <"$TMP/out") -eq 1 ]] || fail "not a one-line error"
+	[[ $(dev_sum "$d") == "$before" ]] || fail "refused format changed $d"
+}
+
+echo "== filesystem signature"
+mkfs.ext4 -q -F "$dev"
+refused "$dev" 5 'holds a ext4 signature; refusing to format it without --force'
+echo "== mounted: refused even with --force"
+mkdir "$TMP/mnt"
+mount "$dev" "$TMP/mnt"
+on_exit "umount '$TMP/mnt' 2>/dev/null"
+refused "$dev" 5 "mounted on $TMP/mnt; refusing" --force
+umount "$TMP/mnt"
+echo "== a swap signature, a partition table"
+mkswap -q "$dev" >/dev/null
+refused "$dev" 5 'holds a swap signature'
+wipefs -qa "$dev" 2>/dev/null
+printf 'label: gpt\n' | sfdisk -q "$dev" >/dev/null 2>&1
+refused "$dev" 5 'holds a (gpt|PMBR) signature'
+echo "== data without a signature, at the start and at the end"
+wipefs -qa "$dev" 2>/dev/null
+dd if=/dev/zero of="$dev" bs=1M count=48 status=none
+printf 'customer data' | dd of="$dev" bs=1 seek=600000 conv=notrunc status=none
+refused "$dev" 5 'holds data \(non-zero bytes, no known signature\)'
+dd if=/dev/zero of="$dev" bs=1M count=1 status=none conv=notrunc
+printf 'tail data' | dd of="$dev" bs=1 seek=$((48 * 1024 * 1024 - 4096)) conv=notrunc status=none
+refused "$dev" 5 'holds data'
+echo "== --force over data works"
+expect_exit 0 "$VOLKEY" format "$dev" --key "$k" --yes --force
+expect_exit 0 "$VOLKEY" open --test "$dev"
+echo "== an existing volkey volume"
+refused "$dev" 5 'holds a LUKS2 volume \(volkey, UUID [0-9a-f-]{36}\); refusing to format it without --force'
+echo "== bad options change nothing"
+before=$(dev_sum "$dev")
+expect_exit 1 "$VOLKEY" format "$dev" --key "$k" --key "$k" --yes --force
+assert_grep 'given twice'
+expect_exit 1 "$VOLKEY" format "$dev" --key "$k" --yes --force --sector-size 777
+assert_grep 'sector size 777'
+expect_exit 1 "$VOLKEY" format "$dev" --key "nope:x" --yes --force
+assert_grep 'key URI nope:x is malformed'
+expect_exit 1 "$VOLKEY" format "$dev" --key "$k" --yes --force --context 'volkey:luks-uuid=x'
+assert_grep 'context volkey:luks-uuid=x: not K=V'
+expect_exit 1 "$VOLKEY" format "$dev" --yes
+expect_exit 1 "$VOLKEY" format --key "$k" --yes
+echo "== an unreachable key: nothing written"
+expect_exit 4 "$VOLKEY" format "$dev" --key "file:$TMP/absent.kek" --yes --force
+assert_grep "cannot wrap a secret with file:$TMP/absent.kek: .*nothing was written"
+[[ $(dev_sum "$dev") == "$before" ]] || fail "a failed format changed $dev"
+echo "== not a block device, missing path"
+truncate -s 32M "$TMP/plain.img"
+refused "$TMP/plain.img" 4 'not a block device \(--force formats a regular file\)'
+expect_exit 0 "$VOLKEY" format "$TMP/plain.img" --key "$k" --yes --force
+expect_exit 0 "$VOLKEY" open --test "$TMP/plain.img"
+expect_exit 4 "$VOLKEY" format "$TMP/none" --key "$k" --yes
+assert_grep "^volkey: error: $TMP/none: No such file"
+expect_exit 4 "$VOLKEY" format /dev/null --key "$k" --yes
+assert_grep 'not a block device or regular file'
+echo "format safety ok"
