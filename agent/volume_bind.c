@@ -201,13 +201,25 @@ int volume_unbind(const char *device, int token, const struct volkey_config *cfg
 {
 	const struct token_entry *t;
 	char desc[300] = "";
+	bool was_pending;
 	struct volume v;
 	int r, k, p;
 
+	r = volume_load(device, &v, e);
+	if (r < 0)
+		return r;
+	t = volume_token(&v, token);
+	was_pending = t && t->role == TOKEN_PENDING;
+	volume_done(&v);
 	r = load_for_change(device, &v, e);
 	if (r < 0)
 		return r;
 	t = volume_token(&v, token);
+	if (!t && was_pending) {
+		/* This very unbind was interrupted; the cleanup just finished it. */
+		r = 0;
+		goto out;
+	}
 	if (!t || (t->role != TOKEN_VOLKEY && t->role != TOKEN_BAD && t->role != TOKEN_RECOVERY)) {
 		r = err_fail(e, -ENOENT, "%s: token %d is not a volkey or volkey-recovery token", device, token);
 		goto out;
