@@ -89,7 +89,7 @@ tests-build: $(VOLKEY) $(TOKEN_SO) $(UNIT_BIN) $(PROG_BIN)
 deps:
 	@tools/install-deps
 
-# libFuzzer target of the KMS answer parser (clang); `make fuzz` runs it for FUZZ_SECONDS.
+# libFuzzer targets of the KMS answer parser and the LUKS2 token parser (clang); `make fuzz` runs it for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
 FUZZ_SRC := agent/kms_parse.c agent/json_secret.c agent/b64.c agent/secret.c
 $(BUILD)/fuzz/fuzz_kms_parse: tests/fuzz/fuzz_kms_parse.c $(FUZZ_SRC) $(wildcard agent/*.h)
@@ -99,11 +99,20 @@ $(BUILD)/fuzz/fuzz_kms_parse: tests/fuzz/fuzz_kms_parse.c $(FUZZ_SRC) $(wildcard
 		-Iagent $(shell pkg-config --cflags json-c openssl) -o $@ tests/fuzz/fuzz_kms_parse.c $(FUZZ_SRC) \
 		$(shell pkg-config --libs json-c openssl)
 
+TOKEN_FUZZ_SRC := agent/luks_token.c agent/binding.c agent/b64.c agent/secret.c agent/backend_wrapped.c
+$(BUILD)/fuzz/fuzz_token_parse: tests/fuzz/fuzz_token_parse.c $(TOKEN_FUZZ_SRC) $(wildcard agent/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	@clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Iagent $(shell pkg-config --cflags json-c openssl) -o $@ tests/fuzz/fuzz_token_parse.c $(TOKEN_FUZZ_SRC) \
+		$(shell pkg-config --libs json-c openssl)
+
 bench-unwrap: tests-build
 	@BUILD=$(BUILD) tests/bench/unwrap.sh
 
-fuzz: $(BUILD)/fuzz/fuzz_kms_parse
+fuzz: $(BUILD)/fuzz/fuzz_kms_parse $(BUILD)/fuzz/fuzz_token_parse
 	@tests/run-fuzz $(BUILD)/fuzz/fuzz_kms_parse tests/fuzz/corpus/kms $(FUZZ_SECONDS)
+	@tests/run-fuzz $(BUILD)/fuzz/fuzz_token_parse tests/fuzz/corpus/token $(FUZZ_SECONDS)
 
 # The guest's initramfs (busybox + virtio/9p/overlay modules); tests/rig/run builds it when missing too.
 rig-image:

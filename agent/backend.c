@@ -29,16 +29,6 @@ static const struct backend_ops *ops_for(enum key_kind k)
 	return NULL;
 }
 
-void wrapped_clear(struct wrapped *w)
-{
-	if (!w)
-		return;
-	free(w->data);
-	free(w->key_ref);
-	w->data = NULL;
-	w->key_ref = NULL;
-	w->len = 0;
-}
 
 int kctx_new(const struct volkey_config *cfg, struct kctx **ret)
 {

@@ -112,3 +112,21 @@ with_token_plugin() {
 	fi
 	install -m 0644 "$VOLKEY_SRC/${BUILD:-build}/libcryptsetup-token-volkey.so" "$so"
 }
+
+# softhsm_init: a SoftHSM2 token "volkey-test" (PIN in $TMP/pin) holding one AES-256
+# key "kek", all in $TMP; sets P11_KEK to its key URI. Skips when SoftHSM2 is absent.
+softhsm_init() {
+	local mod=/usr/lib/softhsm/libsofthsm2.so
+	[[ -e $mod ]] && command -v softhsm2-util >/dev/null || skip "softhsm2 is not installed (make deps)"
+	export SOFTHSM2_CONF=$TMP/softhsm2.conf
+	mkdir -m 700 "$TMP/tokens"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$TMP/tokens" >"$SOFTHSM2_CONF"
+	softhsm2-util --init-token --free --label volkey-test --pin 1234 --so-pin 5678 >/dev/null
+	# softhsm2-util reads a key file up to its first newline: draw until 32 clean bytes.
+	head -c 256 /dev/urandom | tr -d '\n\000' | head -c 32 >"$TMP/aes.raw"
+	[[ $(stat -c %s "$TMP/aes.raw") -eq 32 ]] || fail "could not draw an AES key"
+	softhsm2-util --import "$TMP/aes.raw" --aes --token volkey-test --pin 1234 --label kek --id 01 >/dev/null
+	rm -f "$TMP/aes.raw"
+	printf '1234\n' >"$TMP/pin"; chmod 600 "$TMP/pin"
+	P11_KEK="pkcs11:token=volkey-test;object=kek?module-path=$mod&pin-source=$TMP/pin"
+}
