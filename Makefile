@@ -49,7 +49,7 @@ TOKEN_SO := $(BUILD)/libcryptsetup-token-volkey.so
 TOKEN_OBJ := $(BUILD)/tools/token/libcryptsetup-token-volkey.o
 TOKENDIR ?= $(shell pkg-config --variable=libdir libcryptsetup 2>/dev/null)/cryptsetup
 
-.PHONY: bench-unwrap fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
+.PHONY: bench-unwrap bench-unlock fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -109,6 +109,9 @@ $(BUILD)/fuzz/fuzz_token_parse: tests/fuzz/fuzz_token_parse.c $(TOKEN_FUZZ_SRC) 
 
 bench-unwrap: tests-build
 	@BUILD=$(BUILD) tests/bench/unwrap.sh
+
+bench-unlock: tests-build
+	@BUILD=$(BUILD) tests/bench/unlock.sh
 
 fuzz: $(BUILD)/fuzz/fuzz_kms_parse $(BUILD)/fuzz/fuzz_token_parse
 	@tests/run-fuzz $(BUILD)/fuzz/fuzz_kms_parse tests/fuzz/corpus/kms $(FUZZ_SECONDS)
