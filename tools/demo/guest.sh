@@ -1,9 +1,11 @@
 #!/bin/bash
 # The demo's guest half: runs inside the rig with a blank 128 MiB virtio disk.
+# Embedded defaults: a local file key (file: backend), since no AWS account or
+# HSM is reachable here; with KMS the only change is --key aws-kms:alias/NAME.
 set -euo pipefail
 cd "$RIG_SRC"
 VOLKEY=$RIG_SRC/build/volkey
-export AWS_EC2_METADATA_DISABLED=true
+export AWS_EC2_METADATA_DISABLED=true VOLKEY_CONFIG=/dev/null
 say() { printf '\n== %s\n' "$*"; }
 t() { local s=$EPOCHREALTIME; "$@"; printf '   (%.2f s)\n' "$(awk "BEGIN{print $EPOCHREALTIME - $s}")"; }
 
@@ -12,19 +14,18 @@ say "1. What this machine offers (volkey doctor)"
 
 dev=/dev/vda
 say "2. A blank disk: $dev ($(blockdev --getsize64 $dev) bytes, serial $(cat /sys/block/vda/serial))"
-blkid -p "$dev" && { echo "disk is not blank: refusing"; exit 1; } || echo "   no signature on $dev: safe to format"
+mkdir -p -m 700 /run/volkey-demo
+head -c 32 /dev/urandom >/run/volkey-demo/kek && chmod 600 /run/volkey-demo/kek
+key=file:/run/volkey-demo/kek
+echo "   key: $key (a root-only 256-bit key-encryption key standing in for a KMS key)"
 
-# Until the key backends land, the demo's volume secret is a random key held in
-# this shell only and fed to cryptsetup on stdin: never on argv or in a file.
-key=$(head -c 32 /dev/urandom | base64)
-say "3. Create a LUKS2 volume (aes-xts-plain64, 512-bit key, 4096-byte sectors)"
-t bash -c 'cryptsetup luksFormat -q --type luks2 --cipher aes-xts-plain64 --key-size 512 --sector-size 4096 \
-	--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file=- '"$dev" <<<"$key"
-cryptsetup luksDump "$dev" | grep -E '^(Version|UUID)|cipher:|sector:' | sed 's/^/   /'
+say "3. volkey format: a LUKS2 volume whose keyslot secret is wrapped in a volkey token"
+t "$VOLKEY" format "$dev" --key "$key" --context demo=yes --yes
+"$VOLKEY" status "$dev" | sed 's/^/   /'
 
-say "4. Open it through dm-crypt, make a filesystem, write a file"
-t cryptsetup open --key-file=- "$dev" demo <<<"$key"
-dmsetup table demo | sed 's/^/   table: /'
+say "4. volkey open: unwrap through the token, map through dm-crypt, write files"
+t "$VOLKEY" open "$dev" demo
+dmsetup table demo | sed 's/ [0-9a-f]\{128\} / <key> /; s/^/   table: /'
 mkfs.ext4 -q -F /dev/mapper/demo
 mkdir -p /mnt/demo && mount /dev/mapper/demo /mnt/demo
 head -c 16M /dev/urandom >/mnt/demo/data.bin
@@ -32,20 +33,33 @@ echo "volkey demo secret document $(date -u +%FT%TZ)" >/mnt/demo/note.txt
 sum=$(sha256sum /mnt/demo/data.bin | cut -d' ' -f1)
 echo "   wrote /mnt/demo/data.bin (16 MiB, sha256 ${sum:0:16}...) and note.txt"
 
-say "5. Close it: the mapping is gone, the disk holds only ciphertext"
+say "5. Safety: format refuses a device that is in use"
+"$VOLKEY" format "$dev" --key "$key" --yes --force 2>&1 | sed 's/^/   /' || true
+
+say "6. volkey close: the mapping is gone, the disk holds only ciphertext"
 umount /mnt/demo
-t cryptsetup close demo
+t "$VOLKEY" close demo
 [[ -e /dev/mapper/demo ]] && { echo "mapping still there"; exit 1; }
 if grep -qa "volkey demo secret document" "$dev"; then echo "   PLAINTEXT FOUND ON DISK"; exit 1; fi
 echo "   'volkey demo secret document' is nowhere on $dev"
 
-say "6. Reopen and verify"
-t cryptsetup open --key-file=- "$dev" demo <<<"$key"
+say "7. Reopen with volkey and verify"
+t "$VOLKEY" open "$dev" demo
 mount /dev/mapper/demo /mnt/demo
 sum2=$(sha256sum /mnt/demo/data.bin | cut -d' ' -f1)
-cat /mnt/demo/note.txt | sed 's/^/   note.txt: /'
+sed 's/^/   note.txt: /' /mnt/demo/note.txt
 [[ $sum2 == "$sum" ]] && echo "   data.bin sha256 matches after reopen" || { echo "   MISMATCH"; exit 1; }
 umount /mnt/demo
-cryptsetup close demo
+"$VOLKEY" close demo
 
-say "Done. Next in volkey: keys from AWS KMS / CloudHSM in a LUKS2 token, unlocked by the agent at boot."
+say "8. Standard tools: cryptsetup opens it through volkey's token plugin, no volkey process"
+tokdir=$(pkg-config --variable=libdir libcryptsetup 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/cryptsetup
+mkdir -p "$tokdir" && install -m 0644 build/libcryptsetup-token-volkey.so "$tokdir/"
+t cryptsetup open --token-only "$dev" demo
+mount /dev/mapper/demo /mnt/demo
+[[ $(sha256sum /mnt/demo/data.bin | cut -d' ' -f1) == "$sum" ]] && echo "   data.bin matches through cryptsetup --token-only"
+umount /mnt/demo
+cryptsetup close demo
+cryptsetup luksDump "$dev" | sed -n '/^Tokens:/,/^Digests:/p' | grep -v '^Digests' | sed 's/^/   /'
+
+say "Done. Next in volkey: the boot agent (udev + NVMe), rotation, and the fio benchmark."
