@@ -147,6 +147,7 @@ demo: deps
 install: $(VOLKEY) $(TOKEN_SO)
 	install -D -m 0755 $(VOLKEY) $(DESTDIR)$(SBINDIR)/volkey
 	install -D -m 0644 docs/man/volkey.8 $(DESTDIR)$(MANDIR)/man8/volkey.8
+	install -D -m 0644 $(TOKEN_SO) $(DESTDIR)$(TOKENDIR)/libcryptsetup-token-volkey.so
 
 clean:
 	rm -rf build build-asan

@@ -1,5 +1,6 @@
 #!/bin/bash
-# make install DESTDIR= PREFIX= puts the binary and man page at standard paths, and they work.
+# make install DESTDIR= PREFIX= puts the binary, the man page and the token plugin
+# at standard paths (the plugin where this libcryptsetup looks for it), and they work.
 source "$(dirname "$0")/lib.bash"
 make -s -C "$VOLKEY_SRC" BUILD="$BUILD" install DESTDIR="$TMP/root" PREFIX=/usr >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "make install"; }
 [[ -x $TMP/root/usr/sbin/volkey ]] || fail "no /usr/sbin/volkey"
@@ -7,4 +8,14 @@ make -s -C "$VOLKEY_SRC" BUILD="$BUILD" install DESTDIR="$TMP/root" PREFIX=/usr 
 "$TMP/root/usr/sbin/volkey" --version | grep -qx "volkey $(cat "$VOLKEY_SRC/VERSION")" || fail "installed binary"
 man -l "$TMP/root/usr/share/man/man8/volkey.8" 2>/dev/null | grep -q 'doctor' ||
 	grep -q 'doctor' "$TMP/root/usr/share/man/man8/volkey.8" || fail "man page content"
+# The directory libcryptsetup itself reports for external token handlers.
+printf '#include <stdio.h>\n#include <libcryptsetup.h>\nint main(void){puts(crypt_token_external_path());return 0;}\n' >"$TMP/tp.c"
+gcc -o "$TMP/tp" "$TMP/tp.c" -lcryptsetup || fail "cannot build the token-path probe"
+so=$TMP/root$("$TMP/tp")/libcryptsetup-token-volkey.so
+[[ -f $so ]] || fail "token plugin not at $so"
+nm -D --defined-only "$so" | awk '{print $3}' | sort >"$TMP/syms"
+printf '%s\n' CRYPTSETUP_TOKEN_1.0 cryptsetup_token_buffer_free@@CRYPTSETUP_TOKEN_1.0 cryptsetup_token_dump@@CRYPTSETUP_TOKEN_1.0 \
+	cryptsetup_token_open@@CRYPTSETUP_TOKEN_1.0 cryptsetup_token_validate@@CRYPTSETUP_TOKEN_1.0 \
+	cryptsetup_token_version@@CRYPTSETUP_TOKEN_1.0 | sort >"$TMP/want"
+diff -u "$TMP/want" "$TMP/syms" || fail "the plugin exports more or less than the token ABI"
 echo "install ok"

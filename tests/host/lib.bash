@@ -112,6 +112,16 @@ with_token_plugin() {
 	fi
 	install -m 0644 "$VOLKEY_SRC/${BUILD:-build}/libcryptsetup-token-volkey.so" "$so"
 }
+# plugin_cryptsetup ARGS...: cryptsetup with the token plugin; in the ASan tier the
+# plugin is an ASan build, so the sanitizer runtime is preloaded (leak checks off:
+# they would judge cryptsetup itself).
+plugin_cryptsetup() {
+	if [[ ${BUILD:-build} == build-asan ]]; then
+		LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 cryptsetup "$@"
+	else
+		cryptsetup "$@"
+	fi
+}
 
 # softhsm_init: a SoftHSM2 token "volkey-test" (PIN in $TMP/pin) holding one AES-256
 # key "kek", all in $TMP; sets P11_KEK to its key URI. Skips when SoftHSM2 is absent.

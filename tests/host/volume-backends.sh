@@ -79,7 +79,7 @@ kms_ctl "$KMS_URL_A" /_volkey/key-state "{\"key\": \"$KEYID\", \"state\": \"Enab
 echo "== the token plugin unlocks through KMS inside cryptsetup"
 with_token_plugin
 n=$(count_calls "$L" Decrypt)
-cryptsetup open --test-passphrase --token-only --token-id 0 "$dev" >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "plugin via KMS"; }
+plugin_cryptsetup open --test-passphrase --token-only --token-id 0 "$dev" >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "plugin via KMS"; }
 [[ $(count_calls "$L" Decrypt) -eq $((n + 1)) ]] || fail "plugin did not call KMS Decrypt once"
-cryptsetup open --test-passphrase --token-only --token-id 1 "$dev" >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "plugin via PKCS#11"; }
+plugin_cryptsetup open --test-passphrase --token-only --token-id 1 "$dev" >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "plugin via PKCS#11"; }
 echo "backends ok"

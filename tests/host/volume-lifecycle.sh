@@ -98,13 +98,13 @@ expect_exit 0 "$VOLKEY" open --test "$TMP/hdr"
 
 echo "== token plugin: cryptsetup --token-only, and luksDump prints the token"
 with_token_plugin
-cryptsetup open --test-passphrase --token-only "$dev2" >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "cryptsetup --token-only"; }
-cryptsetup luksDump "$dev2" >"$TMP/dump"
+plugin_cryptsetup open --test-passphrase --token-only "$dev2" >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "cryptsetup --token-only"; }
+plugin_cryptsetup luksDump "$dev2" >"$TMP/dump"
 assert_grep "Key URI:[[:space:]]+$k1" "$TMP/dump"
 assert_grep 'Generation:[[:space:]]+1' "$TMP/dump"
 assert_grep "Context:[[:space:]]+volkey:luks-uuid=" "$TMP/dump"
 head -c 32 /dev/urandom >"$TMP/k1.kek"
-rc=0; cryptsetup open --test-passphrase --token-only "$dev2" >"$TMP/out" 2>&1 || rc=$?
+rc=0; plugin_cryptsetup open --test-passphrase --token-only "$dev2" >"$TMP/out" 2>&1 || rc=$?
 [[ $rc -ne 0 ]] || fail "plugin unlocked with the wrong KEK"
 assert_grep "volkey token 0: file:$TMP/k1.kek: "
 echo "volume lifecycle ok ($dev, $dev2)"
