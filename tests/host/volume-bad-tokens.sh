@@ -91,4 +91,12 @@ bad_open 2 "token 0 \(pkcs11:.*\): PKCS#11 module $TMP/evil.so named by the toke
 printf '[pkcs11]\nallowed_modules = %s\n' "$TMP/evil.so" >"$TMP/allow.conf"
 VOLKEY_CONFIG=$TMP/allow.conf "$VOLKEY" open --test "$b" >"$TMP/out" 2>&1 || true
 [[ -e $EVIL_MARK ]] || fail "an allowed module was not even tried (allow-list not read)"
+echo "== not LUKS2 at all; LUKS2 without a volkey token"
+z=$(new_loop z 20M)
+expect_exit 4 "$VOLKEY" open --test "$z"
+assert_grep "^volkey: error: $z: not a LUKS2 volume$"
+printf 'pw' | cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file=- "$z"
+expect_exit 4 "$VOLKEY" open --test "$z"
+assert_grep "^volkey: error: $z: has no volkey token$"
+expect_exit 4 "$VOLKEY" bind "$z" --key "$k"
 echo "bad tokens ok"
