@@ -89,22 +89,18 @@ tests-build: $(VOLKEY) $(TOKEN_SO) $(UNIT_BIN) $(PROG_BIN)
 deps:
 	@tools/install-deps
 
-# libFuzzer targets of the KMS answer parser and the LUKS2 token parser (clang); `make fuzz` runs it for FUZZ_SECONDS.
+# libFuzzer targets of the KMS answer parser and the LUKS2 token parser (clang), each
+# built from its own source list; `make fuzz` runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
-FUZZ_SRC := agent/kms_parse.c agent/json_secret.c agent/b64.c agent/secret.c
-$(BUILD)/fuzz/fuzz_kms_parse: tests/fuzz/fuzz_kms_parse.c $(FUZZ_SRC) $(wildcard agent/*.h)
+FUZZ_TARGETS := kms_parse token_parse
+FUZZ_SRC_kms_parse := agent/kms_parse.c agent/json_secret.c agent/b64.c agent/secret.c
+FUZZ_SRC_token_parse := agent/luks_token.c agent/binding.c agent/b64.c agent/secret.c agent/backend_wrapped.c
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard agent/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iagent $(shell pkg-config --cflags json-c openssl) -o $@ tests/fuzz/fuzz_kms_parse.c $(FUZZ_SRC) \
-		$(shell pkg-config --libs json-c openssl)
-
-TOKEN_FUZZ_SRC := agent/luks_token.c agent/binding.c agent/b64.c agent/secret.c agent/backend_wrapped.c
-$(BUILD)/fuzz/fuzz_token_parse: tests/fuzz/fuzz_token_parse.c $(TOKEN_FUZZ_SRC) $(wildcard agent/*.h)
-	@mkdir -p $(dir $@)
-	@echo "  FUZZ    $@"
-	@clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iagent $(shell pkg-config --cflags json-c openssl) -o $@ tests/fuzz/fuzz_token_parse.c $(TOKEN_FUZZ_SRC) \
+		-Iagent $(shell pkg-config --cflags json-c openssl) -o $@ $< $(FUZZ_SRC_$*) \
 		$(shell pkg-config --libs json-c openssl)
 
 bench-unwrap: tests-build
@@ -113,7 +109,7 @@ bench-unwrap: tests-build
 bench-unlock: tests-build
 	@BUILD=$(BUILD) tests/bench/unlock.sh
 
-fuzz: $(BUILD)/fuzz/fuzz_kms_parse $(BUILD)/fuzz/fuzz_token_parse
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	@tests/run-fuzz $(BUILD)/fuzz/fuzz_kms_parse tests/fuzz/corpus/kms $(FUZZ_SECONDS)
 	@tests/run-fuzz $(BUILD)/fuzz/fuzz_token_parse tests/fuzz/corpus/token $(FUZZ_SECONDS)
 

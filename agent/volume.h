@@ -71,6 +71,19 @@ int volume_cleanup_pending(struct volume *v, struct errbuf *e);
 /* Writes a pending token for keyslot k; returns its token id. */
 int volume_pending_begin(struct volume *v, int keyslot, const char *op, struct errbuf *e);
 
+/* ---- keyslot changes (volume_change.c) ---- */
+/* volume_load(), refusing a half-format and finishing interrupted changes first. */
+int volume_load_for_change(const char *device, struct volume *v, struct errbuf *e);
+/* Adds a keyslot (fast PBKDF) for pass, announced by a pending token; crash points
+ * "OP-pending" and "OP-keyslot". Returns the pending token's id, *ret_keyslot the slot. */
+int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t vklen, const void *pass,
+		       size_t passlen, int *ret_keyslot, struct errbuf *e);
+/* Writes json over the pending token (one header write) and re-reads the tokens;
+ * on failure drops the keyslot. */
+int volume_token_commit(struct volume *v, int pending, int keyslot, const char *json, struct errbuf *e);
+/* Destroys keyslot, then its pending token (crash point "drop-keyslot" between). */
+int volume_keyslot_drop(struct volume *v, int keyslot, int pending, struct errbuf *e);
+
 /* May a URI read from a token be used here? Refuses PKCS#11 modules outside the
  * allowed set (a token is data from a disk; a module path is code run as root). */
 int key_uri_trusted(const struct key_uri *u, const struct volkey_config *cfg, struct errbuf *e);

@@ -13,45 +13,6 @@
 #include "testhook.h"
 #include "volume.h"
 
-static int load_for_change(const char *device, struct volume *v, struct errbuf *e)
-{
-	int r = volume_load(device, v, e);
-
-	if (r < 0)
-		return r;
-	if (streq_ptr(v->subsystem, VOLKEY_SUBSYSTEM_PROVISIONING)) {
-		volume_done(v);
-		return err_fail(e, -EUCLEAN, "%s: its format was interrupted; run 'volkey format %s' again", device,
-				device);
-	}
-	r = volume_cleanup_pending(v, e);
-	if (r < 0)
-		volume_done(v);
-	return r < 0 ? r : 0;
-}
-
-static int free_keyslot(struct crypt_device *cd)
-{
-	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++)
-		if (crypt_keyslot_status(cd, k) == CRYPT_SLOT_INACTIVE)
-			return k;
-	return -ENOSPC;
-}
-
-/* Removes keyslot k (announced by pending token p) and then the pending token. */
-static int drop_keyslot(struct volume *v, int k, int p, struct errbuf *e)
-{
-	int r = crypt_keyslot_destroy(v->cd, k);
-
-	if (r < 0 && r != -ENOENT && r != -EINVAL)
-		return err_fail(e, r, "%s: cannot remove keyslot %d: %s", v->path, k, strerror(-r));
-	test_crash_point("drop-keyslot");
-	r = crypt_token_json_set(v->cd, p, NULL);
-	if (r < 0)
-		return err_fail(e, r, "%s: cannot remove token %d: %s", v->path, p, strerror(-r));
-	return 0;
-}
-
 int volume_bind(const char *device, const char *uri_text, const struct volkey_config *cfg, struct errbuf *e)
 {
 	_cleanup_(key_uri_freep) struct key_uri *uri = NULL;
@@ -67,7 +28,7 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 	r = key_uri_parse(uri_text, &uri);
 	if (r < 0)
 		return err_fail(e, r, "key URI %s is malformed", uri_text);
-	r = load_for_change(device, &v, e);
+	r = volume_load_for_change(device, &v, e);
 	if (r < 0)
 		return r;
 	for (int i = 0; i < v.ntokens; i++)
@@ -89,24 +50,9 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 			 kctx_error(c));
 		goto out;
 	}
-	k = free_keyslot(v.cd);
-	if (k < 0) {
-		r = err_fail(e, k, "%s: no free keyslot", device);
-		goto out;
-	}
-	p = r = volume_pending_begin(&v, k, "bind", e);
+	p = r = volume_keyslot_add(&v, "bind", vk, vklen, secret, VOLUME_SECRET_BYTES, &k, e);
 	if (r < 0)
 		goto out;
-	test_crash_point("bind-pending");
-	r = volume_set_fast_pbkdf(v.cd);
-	if (r >= 0)
-		r = crypt_keyslot_add_by_volume_key(v.cd, k, vk, vklen, secret, VOLUME_SECRET_BYTES);
-	if (r < 0) {
-		err_fail(e, r, "%s: cannot add keyslot %d: %s", device, k, strerror(-r));
-		drop_keyslot(&v, k, p, NULL);
-		goto out;
-	}
-	test_crash_point("bind-keyslot");
 	{
 		struct volkey_token t = {
 			.version = VOLKEY_TOKEN_VERSION,
@@ -120,17 +66,17 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 		rfc3339_now(t.created, sizeof(t.created));
 		r = volkey_token_format(&t, &json);
 	}
-	if (r >= 0)
-		r = crypt_token_json_set(v.cd, p, json); /* replaces the pending token: one atomic write */
 	if (r < 0) {
-		err_fail(e, r, "%s: cannot write the token: %s", device, strerror(-r));
-		drop_keyslot(&v, k, p, NULL);
+		err_fail(e, r, "%s: cannot build the token: %s", device, strerror(-r));
+		volume_keyslot_drop(&v, k, p, NULL);
 		goto out;
 	}
+	r = volume_token_commit(&v, p, k, json, e);
+	if (r < 0)
+		goto out;
 	test_crash_point("bind-token");
 	/* Verify through the real path before calling it done. */
-	r = volume_reload_tokens(&v, e);
-	if (r >= 0) {
+	{
 		struct unlock_result check = { .token = -1 };
 		r = volume_unlock(&v, cfg, p, &check, e);
 		unlock_result_clear(&check);
@@ -211,7 +157,7 @@ int volume_unbind(const char *device, int token, const struct volkey_config *cfg
 	t = volume_token(&v, token);
 	was_pending = t && t->role == TOKEN_PENDING;
 	volume_done(&v);
-	r = load_for_change(device, &v, e);
+	r = volume_load_for_change(device, &v, e);
 	if (r < 0)
 		return r;
 	t = volume_token(&v, token);
@@ -246,7 +192,7 @@ int volume_unbind(const char *device, int token, const struct volkey_config *cfg
 		}
 		test_crash_point("unbind-pending");
 		p = token;
-		r = drop_keyslot(&v, k, p, e);
+		r = volume_keyslot_drop(&v, k, p, e);
 	} else {
 		r = crypt_token_json_set(v.cd, token, NULL);
 		if (r < 0)

@@ -9,7 +9,6 @@
 #include <sys/random.h>
 
 #include "secret.h"
-#include "testhook.h"
 #include "volume.h"
 
 #define RECOVERY_BYTES 32
@@ -47,17 +46,9 @@ int volume_add_recovery(const char *device, const struct volkey_config *cfg, cha
 	size_t vklen = 0;
 	int r, k = -1, p;
 
-	r = volume_load(device, &v, e);
+	r = volume_load_for_change(device, &v, e);
 	if (r < 0)
 		return r;
-	if (streq_ptr(v.subsystem, VOLKEY_SUBSYSTEM_PROVISIONING)) {
-		r = err_fail(e, -EUCLEAN, "%s: its format was interrupted; run 'volkey format %s' again", device,
-			     device);
-		goto out;
-	}
-	r = volume_cleanup_pending(&v, e);
-	if (r < 0)
-		goto out;
 	r = volume_get_volume_key(&v, cfg, &vk, &vklen, NULL, e);
 	if (r < 0)
 		goto out;
@@ -66,33 +57,19 @@ int volume_add_recovery(const char *device, const struct volkey_config *cfg, cha
 		err_fail(e, r, "cannot draw a recovery passphrase: %s", strerror(-r));
 		goto out;
 	}
-	for (int s = 0; s < crypt_keyslot_max(CRYPT_LUKS2) && k < 0; s++)
-		if (crypt_keyslot_status(v.cd, s) == CRYPT_SLOT_INACTIVE)
-			k = s;
-	if (k < 0) {
-		r = err_fail(e, -ENOSPC, "%s: no free keyslot", device);
-		goto out;
-	}
-	p = r = volume_pending_begin(&v, k, "recovery", e);
+	p = r = volume_keyslot_add(&v, "recovery", vk, vklen, phrase, strlen(phrase), &k, e);
 	if (r < 0)
 		goto out;
-	test_crash_point("recovery-pending");
-	r = volume_set_fast_pbkdf(v.cd);
-	if (r >= 0)
-		r = crypt_keyslot_add_by_volume_key(v.cd, k, vk, vklen, phrase, strlen(phrase));
-	if (r < 0) {
-		err_fail(e, r, "%s: cannot add keyslot %d: %s", device, k, strerror(-r));
-		goto out;
-	}
-	test_crash_point("recovery-keyslot");
 	rfc3339_now(now, sizeof(now));
 	r = volkey_recovery_token_format(k, now, &json);
-	if (r >= 0)
-		r = crypt_token_json_set(v.cd, p, json);
 	if (r < 0) {
-		err_fail(e, r, "%s: cannot write the recovery token: %s", device, strerror(-r));
+		err_fail(e, r, "%s: cannot build the recovery token: %s", device, strerror(-r));
+		volume_keyslot_drop(&v, k, p, NULL);
 		goto out;
 	}
+	r = volume_token_commit(&v, p, k, json, e);
+	if (r < 0)
+		goto out;
 	r = crypt_activate_by_passphrase(v.cd, NULL, k, phrase, strlen(phrase), 0);
 	if (r < 0) {
 		err_fail(e, r, "%s: the new recovery keyslot %d does not open: %s", device, k, strerror(-r));

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The steps every keyslot change shares: load for a change (refusing a
+ * half-format, finishing interrupted changes), add a keyslot announced by a
+ * volkey-pending token, commit the real token over the pending one in a single
+ * header write, or drop the keyslot and its announcement. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testhook.h"
+#include "volume.h"
+
+int volume_load_for_change(const char *device, struct volume *v, struct errbuf *e)
+{
+	int r = volume_load(device, v, e);
+
+	if (r < 0)
+		return r;
+	if (streq_ptr(v->subsystem, VOLKEY_SUBSYSTEM_PROVISIONING)) {
+		volume_done(v);
+		return err_fail(e, -EUCLEAN, "%s: its format was interrupted; run 'volkey format %s' again", device,
+				device);
+	}
+	r = volume_cleanup_pending(v, e);
+	if (r < 0)
+		volume_done(v);
+	return r < 0 ? r : 0;
+}
+
+int volume_keyslot_drop(struct volume *v, int keyslot, int pending, struct errbuf *e)
+{
+	int r = crypt_keyslot_destroy(v->cd, keyslot);
+
+	if (r < 0 && r != -ENOENT && r != -EINVAL)
+		return err_fail(e, r, "%s: cannot remove keyslot %d: %s", v->path, keyslot, strerror(-r));
+	test_crash_point("drop-keyslot");
+	r = crypt_token_json_set(v->cd, pending, NULL);
+	if (r < 0)
+		return err_fail(e, r, "%s: cannot remove token %d: %s", v->path, pending, strerror(-r));
+	return 0;
+}
+
+int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t vklen, const void *pass,
+		       size_t passlen, int *ret_keyslot, struct errbuf *e)
+{
+	char step[48];
+	int k = -1, p, r;
+
+	for (int s = 0; s < crypt_keyslot_max(CRYPT_LUKS2) && k < 0; s++)
+		if (crypt_keyslot_status(v->cd, s) == CRYPT_SLOT_INACTIVE)
+			k = s;
+	if (k < 0)
+		return err_fail(e, -ENOSPC, "%s: no free keyslot", v->path);
+	p = volume_pending_begin(v, k, op, e);
+	if (p < 0)
+		return p;
+	snprintf(step, sizeof(step), "%s-pending", op);
+	test_crash_point(step);
+	r = volume_set_fast_pbkdf(v->cd);
+	if (r >= 0)
+		r = crypt_keyslot_add_by_volume_key(v->cd, k, vk, vklen, pass, passlen);
+	if (r < 0) {
+		err_fail(e, r, "%s: cannot add keyslot %d: %s", v->path, k, strerror(-r));
+		volume_keyslot_drop(v, k, p, NULL);
+		return r;
+	}
+	snprintf(step, sizeof(step), "%s-keyslot", op);
+	test_crash_point(step);
+	*ret_keyslot = k;
+	return p;
+}
+
+int volume_token_commit(struct volume *v, int pending, int keyslot, const char *json, struct errbuf *e)
+{
+	/* Replaces the pending token: the keyslot and its owner appear in one atomic write. */
+	int r = crypt_token_json_set(v->cd, pending, json);
+
+	if (r < 0) {
+		err_fail(e, r, "%s: cannot write token %d: %s", v->path, pending, strerror(-r));
+		volume_keyslot_drop(v, keyslot, pending, NULL);
+		return r;
+	}
+	return volume_reload_tokens(v, e);
+}
