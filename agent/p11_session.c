@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,16 +12,28 @@
 #include "p11_session.h"
 #include "secret.h"
 
+/* A module is loaded and initialized once per process and shared by every
+ * context (the unlock race runs one per thread): C_Finalize runs when the last
+ * context lets go, never under another thread's session. */
 struct p11_module {
 	char *path;
 	void *dl;
 	CK_FUNCTION_LIST *f;
 	bool finalize;      /* we initialized it (not CKR_CRYPTOKI_ALREADY_INITIALIZED) */
+	unsigned refs;
 	struct p11_module *next;
 };
 
+static pthread_mutex_t loaded_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct p11_module *loaded;
+
+struct p11_modref {
+	struct p11_module *m;
+	struct p11_modref *next;
+};
+
 struct p11_state {
-	struct p11_module *modules;
+	struct p11_modref *modules;
 	struct p11_token *tokens;
 };
 
@@ -50,6 +63,28 @@ static struct p11_state *state_get(struct kctx *c)
 	return *slot;
 }
 
+static void module_unload(struct p11_module *m);
+
+/* Drops one context's reference; the last one finalizes and unloads. */
+static void module_put(struct p11_module *m)
+{
+	struct p11_module **pp;
+	bool last;
+
+	/* Finalized under the lock, so no other thread can load it again half-way. */
+	pthread_mutex_lock(&loaded_mu);
+	last = --m->refs == 0;
+	if (last) {
+		for (pp = &loaded; *pp; pp = &(*pp)->next)
+			if (*pp == m) {
+				*pp = m->next;
+				break;
+			}
+		module_unload(m);
+	}
+	pthread_mutex_unlock(&loaded_mu);
+}
+
 static void module_unload(struct p11_module *m)
 {
 	if (m->f && m->finalize)
@@ -60,7 +95,51 @@ static void module_unload(struct p11_module *m)
 	free(m);
 }
 
+static int module_load(struct kctx *c, const char *path, struct p11_module **ret);
+
 static int module_get(struct kctx *c, struct p11_state *s, const char *path, struct p11_module **ret)
+{
+	struct p11_module *m = NULL;
+	struct p11_modref *ref;
+	int r;
+
+	for (ref = s->modules; ref; ref = ref->next)
+		if (strcmp(ref->m->path, path) == 0) {
+			*ret = ref->m;
+			return 0;
+		}
+	ref = calloc(1, sizeof(*ref));
+	if (!ref)
+		return -ENOMEM;
+	pthread_mutex_lock(&loaded_mu);
+	for (m = loaded; m; m = m->next)
+		if (strcmp(m->path, path) == 0)
+			break;
+	if (m) {
+		m->refs++;
+		r = 0;
+	} else {
+		r = module_load(c, path, &m);
+		if (r == 0) {
+			m->refs = 1;
+			m->next = loaded;
+			loaded = m;
+		}
+	}
+	pthread_mutex_unlock(&loaded_mu);
+	if (r < 0) {
+		free(ref);
+		return r;
+	}
+	ref->m = m;
+	ref->next = s->modules;
+	s->modules = ref;
+	*ret = m;
+	return 0;
+}
+
+/* Called with loaded_mu held. */
+static int module_load(struct kctx *c, const char *path, struct p11_module **ret)
 {
 	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
 	CK_C_GetFunctionList get_list;
@@ -68,11 +147,6 @@ static int module_get(struct kctx *c, struct p11_state *s, const char *path, str
 	struct stat st;
 	CK_RV rv;
 
-	for (m = s->modules; m; m = m->next)
-		if (strcmp(m->path, path) == 0) {
-			*ret = m;
-			return 0;
-		}
 	if (path[0] != '/')
 		return kctx_fail(c, -EINVAL, "PKCS#11 module path %s is not absolute", path);
 	if (stat(path, &st) < 0)
@@ -108,8 +182,6 @@ static int module_get(struct kctx *c, struct p11_state *s, const char *path, str
 		return kctx_fail(c, p11_rv_to_errno(rv), "PKCS#11 module %s: C_Initialize failed: %s (%s)", path,
 				 p11_rv_words(rv), p11_rv_name(rv));
 	}
-	m->next = s->modules;
-	s->modules = m;
 	*ret = m;
 	return 0;
 }
@@ -294,9 +366,10 @@ void p11_state_free(void *state)
 		token_close(t);
 	}
 	while (s->modules) {
-		struct p11_module *m = s->modules;
-		s->modules = m->next;
-		module_unload(m);
+		struct p11_modref *ref = s->modules;
+		s->modules = ref->next;
+		module_put(ref->m);
+		free(ref);
 	}
 	free(s);
 }
