@@ -18,6 +18,7 @@
 
 static struct {
 	bool done;
+	bool keep; /* a library in another program's process: copy, do not scrub */
 	char akid[128];
 	char *secret, *token;
 } env_creds;
@@ -31,9 +32,17 @@ static char *take_env_secret(const char *name)
 		return NULL;
 	n = strlen(v);
 	s = secret_dup(v, n + 1);
-	secret_wipe(v, n); /* the process environment keeps no copy */
-	unsetenv(name);
+	if (!env_creds.keep) {
+		secret_wipe(v, n); /* the process environment keeps no copy */
+		unsetenv(name);
+	}
 	return s;
+}
+
+void aws_env_capture_keep(void)
+{
+	env_creds.keep = true;
+	aws_env_capture();
 }
 
 void aws_env_capture(void)

@@ -25,6 +25,9 @@ struct aws_creds {
 
 /* Copies the AWS secret variables into secret memory and wipes them from the
  * environment. Idempotent; call early in main(). */
+/* The same without touching the environment: for the token plugin, a guest in
+ * another program's process whose environment is not volkey's to change. */
+void aws_env_capture_keep(void);
 void aws_env_capture(void);
 
 /* -ENOKEY with err filled when no source has credentials; other -errno when a

@@ -29,7 +29,7 @@ static int kek_load(struct kctx *c, const char *path, unsigned char **ret_kek, u
 	ssize_t k;
 	char extra;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK); /* a FIFO must not hang us */
 	if (fd < 0)
 		return kctx_fail(c, negative_errno(), "key file %s: %m", path);
 	if (fstat(fd, &st) < 0)

@@ -71,6 +71,44 @@ static int scan_data(int fd, struct dev_state *s)
 	return 0;
 }
 
+int dev_range_blank(const char *path, unsigned long long offset)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ unsigned char *buf = NULL;
+	unsigned long long size;
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return negative_errno();
+	if (S_ISBLK(st.st_mode)) {
+		uint64_t sz = 0;
+		if (ioctl(fd, BLKGETSIZE64, &sz) < 0)
+			return negative_errno();
+		size = sz;
+	} else {
+		size = (unsigned long long)st.st_size;
+	}
+	if (offset >= size)
+		return 1;
+	buf = malloc(SCAN_BYTES);
+	if (!buf)
+		return -ENOMEM;
+	n = pread(fd, buf, SCAN_BYTES, (off_t)offset);
+	if (n < 0)
+		return negative_errno();
+	if (!all_zero(buf, (size_t)n))
+		return 0;
+	if (size - offset > SCAN_BYTES) {
+		n = pread(fd, buf, SCAN_BYTES, (off_t)(size - SCAN_BYTES));
+		if (n < 0)
+			return negative_errno();
+		if (!all_zero(buf, (size_t)n))
+			return 0;
+	}
+	return 1;
+}
+
 static void find_mount(struct dev_state *s)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -115,6 +153,32 @@ static void find_holder(struct dev_state *s)
 	closedir(d);
 }
 
+/* A regular file attached to a loop device is in use just like the device. */
+static void find_loop_attachment(const struct stat *st, struct dev_state *s)
+{
+	struct dirent *de;
+	DIR *d = opendir("/sys/block");
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *backing = NULL;
+		char p[320];
+		struct stat bs;
+
+		if (strncmp(de->d_name, "loop", 4) != 0)
+			continue;
+		snprintf(p, sizeof(p), "/sys/block/%s/loop/backing_file", de->d_name);
+		if (read_first_line(NULL, p, &backing) < 0)
+			continue;
+		if (stat(backing, &bs) == 0 && bs.st_dev == st->st_dev && bs.st_ino == st->st_ino) {
+			snprintf(s->holder, sizeof(s->holder), "/dev/%s (attached loop device)", de->d_name);
+			break;
+		}
+	}
+	closedir(d);
+}
+
 int dev_probe(const char *path, struct dev_state *ret)
 {
 	struct dev_state s = { 0 };
@@ -145,6 +209,7 @@ int dev_probe(const char *path, struct dev_state *ret)
 		}
 	} else if (S_ISREG(st.st_mode)) {
 		s.size = (unsigned long long)st.st_size;
+		find_loop_attachment(&st, &s);
 	} else {
 		return -ENOTBLK;
 	}

@@ -14,9 +14,12 @@ struct dev_state {
 	char signature[64];  /* blkid TYPE (or PTTYPE "gpt"...), "" if none */
 	bool has_data;       /* non-zero bytes in the first or last MiB */
 	char mountpoint[256];/* "" if not mounted */
-	char holder[128];    /* first holder ("dm-3 (name)"), "" if none */
+	char holder[128];    /* first holder ("dm-3 (name)", or the loop device a file backs), "" if none */
 	bool busy;           /* the kernel refuses exclusive use (O_EXCL) */
 };
 
+/* Whether the first and last MiB from offset on are all zero (a data area never
+ * written through its mapping). 1 yes, 0 no, -errno. */
+int dev_range_blank(const char *path, unsigned long long offset);
 /* Fills ret for path. -ENOENT etc. when the path cannot be opened or stat'ed. */
 int dev_probe(const char *path, struct dev_state *ret);

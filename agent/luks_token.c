@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdbool.h>
 #include <time.h>
 #include <json-c/json.h>
 
@@ -66,13 +67,31 @@ static int parse_json(const char *json, size_t len, struct json_object **ret)
 	return 0;
 }
 
+/* A string member without control characters (they would reach terminals and
+ * logs through status, luksDump and error lines), or NULL. */
 static const char *get_string(struct json_object *o, const char *key)
 {
 	struct json_object *v;
+	const char *s;
 
 	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
-	return json_object_get_string(v);
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return NULL;
+	return s;
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ" */
+static bool rfc3339_ok(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	return end && *end == '\0' && strlen(s) == 20;
 }
 
 /* "keyslots": one decimal keyslot number as a string, or none (-1: libcryptsetup
@@ -122,11 +141,14 @@ static int parse_binding(struct json_object *o, struct binding **ret, char *w, s
 	{
 		if (strcmp(key, BINDING_UUID_KEY) == 0)
 			continue;
-		if (!json_object_is_type(val, json_type_string))
-			return why(w, wl, -EBADMSG, "binding value of \"%.64s\" is not a string", key);
+		if (!get_string(bo, key))
+			return why(w, wl, -EBADMSG, "%s", "a binding value is not a plain string");
 		r = binding_add(b, key, json_object_get_string(val));
+		if (r == -E2BIG)
+			return why(w, wl, -EBADMSG, "%s", "binding has too many pairs");
 		if (r < 0)
-			return why(w, wl, -EBADMSG, "binding key \"%.64s\" is not allowed", key);
+			return why(w, wl, -EBADMSG, "%s", "a binding key is not allowed (reserved prefix, control character, "
+							"or repeated)");
 	}
 	*ret = TAKE_PTR(b);
 	return 0;
@@ -163,8 +185,8 @@ int volkey_token_parse(const char *json, size_t len, struct volkey_token *ret, c
 		return why(w, wl, -EBADMSG, "%s", "no positive integer \"generation\"");
 	t.generation = (unsigned long)json_object_get_int64(v);
 	s = get_string(o, "created");
-	if (!s || strlen(s) >= sizeof(t.created) || strlen(s) < 20)
-		return why(w, wl, -EBADMSG, "%s", "no \"created\" time");
+	if (!s || !rfc3339_ok(s))
+		return why(w, wl, -EBADMSG, "%s", "no \"created\" time (YYYY-MM-DDTHH:MM:SSZ)");
 	memcpy(t.created, s, strlen(s) + 1);
 
 	s = get_string(o, "key_uri");

@@ -68,7 +68,9 @@ int volume_set_fast_pbkdf(struct crypt_device *cd);
 
 /* Finishes interrupted keyslot changes (pending tokens). Returns how many it fixed. */
 int volume_cleanup_pending(struct volume *v, struct errbuf *e);
-/* Writes a pending token for keyslot k; returns its token id. */
+/* A pending token's JSON for keyslot k (assigned: the keyslot exists and the token owns it). */
+int volume_pending_json(int keyslot, bool assigned, const char *op, char *buf, size_t n);
+/* Writes a pending token for keyslot k (not yet existing); returns its token id. */
 int volume_pending_begin(struct volume *v, int keyslot, const char *op, struct errbuf *e);
 
 /* ---- keyslot changes (volume_change.c) ---- */
@@ -101,6 +103,10 @@ void unlock_result_clear(struct unlock_result *u);
  * A dead backend delays nothing but itself, up to its own deadline. */
 int volume_unlock(struct volume *v, const struct volkey_config *cfg, int only_token, struct unlock_result *ret,
 		  struct errbuf *e);
+/* Waits up to timeout_ms for abandoned unlock threads to finish; false if some
+ * still run (a process should then leave with _exit, not run atexit handlers
+ * under them). */
+bool volume_unlock_drain(long timeout_ms);
 /* Unlock and activate the mapping `name` (NULL: check only). */
 int volume_open(struct volume *v, const struct volkey_config *cfg, const char *name, uint32_t flags,
 		struct unlock_result *ret, struct errbuf *e);
@@ -125,9 +131,11 @@ int volume_format(const struct format_opts *o, const struct volkey_config *cfg, 
 int volume_bind(const char *device, const char *uri, const struct volkey_config *cfg, struct errbuf *e);
 /* Removes token id and its keyslot, never the last way in. */
 int volume_unbind(const char *device, int token, const struct volkey_config *cfg, struct errbuf *e);
-/* Adds a recovery passphrase keyslot; *ret_phrase (secret memory, NUL-terminated)
- * is to be shown once. Returns the keyslot. */
-int volume_add_recovery(const char *device, const struct volkey_config *cfg, char **ret_phrase, struct errbuf *e);
+/* Adds a recovery passphrase keyslot. deliver() shows the phrase (it must not keep
+ * it); only after it returns 0 does the keyslot count as a recovery key: on failure
+ * or a crash before that, the keyslot is removed. Returns the keyslot. */
+int volume_add_recovery(const char *device, const struct volkey_config *cfg,
+			int (*deliver)(const char *phrase, void *userdata), void *userdata, struct errbuf *e);
 
 /* The volume key through any token (for bind and recovery). */
 int volume_get_volume_key(struct volume *v, const struct volkey_config *cfg, void **ret_vk, size_t *ret_len,

@@ -82,13 +82,13 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 		unlock_result_clear(&check);
 	}
 	if (r < 0) {
-		struct errbuf ignore = { { 0 } };
+		/* The new token does not unlock: turn it back into a pending token that owns
+		 * its keyslot, and drop both. */
+		char pj[256];
 		log_debug("bind verification failed, rolling back token %d", p);
-		if (volume_pending_begin(&v, k, "bind-rollback", &ignore) >= 0) {
-			crypt_token_json_set(v.cd, p, NULL);
-			volume_reload_tokens(&v, &ignore);
-			volume_cleanup_pending(&v, &ignore);
-		}
+		volume_pending_json(k, true, "bind-rollback", pj, sizeof(pj));
+		if (crypt_token_json_set(v.cd, p, pj) >= 0)
+			volume_keyslot_drop(&v, k, p, NULL);
 		goto out;
 	}
 	test_crash_point("bind-verify");
@@ -100,8 +100,9 @@ out:
 	return r;
 }
 
-/* Ways in other than token `except`: tokens that unlock now, recovery keyslots,
- * and keyslots no volkey token owns (a passphrase added by hand). */
+/* Ways in other than token `except` and its keyslot: a recovery keyslot, or
+ * another volkey token that unlocks now. A keyslot no token owns does not count:
+ * volkey cannot tell a user's passphrase from an orphan whose secret is gone. */
 static int other_way_in(struct volume *v, const struct volkey_config *cfg, int except, char *desc, size_t n)
 {
 	int except_slot = volume_token(v, except) ? volume_token(v, except)->keyslot : -1;
@@ -110,20 +111,11 @@ static int other_way_in(struct volume *v, const struct volkey_config *cfg, int e
 		const struct token_entry *t = &v->tokens[i];
 		crypt_keyslot_info ki;
 
-		if (t->id == except || t->role != TOKEN_RECOVERY)
+		if (t->id == except || t->role != TOKEN_RECOVERY || t->keyslot == except_slot)
 			continue;
 		ki = crypt_keyslot_status(v->cd, t->keyslot);
 		if (ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST) {
 			snprintf(desc, n, "recovery keyslot %d", t->keyslot);
-			return 1;
-		}
-	}
-	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
-		crypt_keyslot_info ki = crypt_keyslot_status(v->cd, k);
-		if (k == except_slot || (ki != CRYPT_SLOT_ACTIVE && ki != CRYPT_SLOT_ACTIVE_LAST))
-			continue;
-		if (!volume_keyslot_referenced(v, k)) {
-			snprintf(desc, n, "keyslot %d (not a volkey token's)", k);
 			return 1;
 		}
 	}
@@ -132,7 +124,7 @@ static int other_way_in(struct volume *v, const struct volkey_config *cfg, int e
 		struct unlock_result u = { .token = -1 };
 		struct errbuf ignore = { { 0 } };
 
-		if (t->id == except || t->role != TOKEN_VOLKEY)
+		if (t->id == except || t->role != TOKEN_VOLKEY || t->keyslot == except_slot)
 			continue;
 		if (volume_unlock(v, cfg, t->id, &u, &ignore) >= 0) {
 			unlock_result_clear(&u);
@@ -141,6 +133,19 @@ static int other_way_in(struct volume *v, const struct volkey_config *cfg, int e
 		}
 	}
 	return 0;
+}
+
+/* Another token (of any type) that uses keyslot k, or NULL. */
+static const struct token_entry *keyslot_sharer(const struct volume *v, int except, int k)
+{
+	for (int i = 0; i < v->ntokens; i++) {
+		const struct token_entry *t = &v->tokens[i];
+		if (t->id == except || t->role == TOKEN_PENDING)
+			continue;
+		if (t->keyslot == k || crypt_token_is_assigned(v->cd, t->id, k) == 0)
+			return t;
+	}
+	return NULL;
 }
 
 int volume_unbind(const char *device, int token, const struct volkey_config *cfg, struct errbuf *e)
@@ -171,20 +176,24 @@ int volume_unbind(const char *device, int token, const struct volkey_config *cfg
 		goto out;
 	}
 	k = t->keyslot;
+	if (k >= 0 && keyslot_sharer(&v, token, k)) {
+		const struct token_entry *o = keyslot_sharer(&v, token, k);
+		r = err_fail(e, -EBUSY, "%s: keyslot %d of token %d is also used by token %d (%s); not removing it",
+			     device, k, token, o->id, o->type);
+		goto out;
+	}
 	if (other_way_in(&v, cfg, token, desc, sizeof(desc)) <= 0) {
 		r = err_fail(e, -EPERM,
-			     "%s: refusing to remove token %d: it is the last way in (no other token unlocks and there "
-			     "is no recovery key)",
+			     "%s: refusing to remove token %d: it is the last way in (no other token unlocks now and "
+			     "there is no recovery key)",
 			     device, token);
 		goto out;
 	}
 	log_debug("%s: another way in remains: %s", device, desc);
 	if (k >= 0) {
 		/* The pending token replaces the token: from here the keyslot is garbage. */
-		char json[160];
-		snprintf(json, sizeof(json),
-			 "{\"type\":\"" VOLKEY_PENDING_TOKEN_TYPE "\",\"keyslots\":[],\"keyslot\":%d,\"op\":\"unbind\"}",
-			 k);
+		char json[256];
+		volume_pending_json(k, true, "unbind", json, sizeof(json));
 		r = crypt_token_json_set(v.cd, token, json);
 		if (r < 0) {
 			err_fail(e, r, "%s: cannot update token %d: %s", device, token, strerror(-r));

@@ -61,6 +61,15 @@ int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t 
 		r = crypt_keyslot_add_by_volume_key(v->cd, k, vk, vklen, pass, passlen);
 	if (r < 0) {
 		err_fail(e, r, "%s: cannot add keyslot %d: %s", v->path, k, strerror(-r));
+		crypt_token_json_set(v->cd, p, NULL);
+		return r;
+	}
+	snprintf(step, sizeof(step), "%s-added", op);
+	test_crash_point(step);
+	/* Now the pending token owns the keyslot: cleanup may remove it after a crash. */
+	r = crypt_token_assign_keyslot(v->cd, p, k);
+	if (r < 0) {
+		err_fail(e, r, "%s: cannot assign keyslot %d: %s", v->path, k, strerror(-r));
 		volume_keyslot_drop(v, k, p, NULL);
 		return r;
 	}

@@ -73,7 +73,11 @@ static int check_device(const struct format_opts *o, struct errbuf *e)
 		char desc[160];
 
 		if (volume_load(dev, &v, &ignore) == 0) {
-			ours = streq_ptr(v.subsystem, VOLKEY_SUBSYSTEM_PROVISIONING);
+			/* Our own interrupted format, provided nothing was ever written through it
+			 * (open and the token plugin refuse it, but a volume key could be had
+			 * elsewhere): its data area must still be blank. */
+			ours = streq_ptr(v.subsystem, VOLKEY_SUBSYSTEM_PROVISIONING) &&
+			       dev_range_blank(dev, crypt_get_data_offset(v.cd) * 512ULL) == 1;
 			snprintf(desc, sizeof(desc), "a LUKS2 volume (%s%sUUID %s)", v.subsystem,
 				 v.subsystem[0] ? ", " : "", v.uuid);
 			volume_done(&v);
@@ -97,6 +101,19 @@ static int check_device(const struct format_opts *o, struct errbuf *e)
 	return 0;
 }
 
+static int unwrap_check(struct kctx *c, const struct wrapped_key *k, const struct binding *b)
+{
+	_cleanup_secret_ void *back = NULL;
+	size_t len = 0;
+	int r = key_unwrap(c, k->uri, b, &k->w, &back, &len);
+
+	if (r < 0)
+		return r;
+	if (len != VOLUME_SECRET_BYTES || !secret_memeq(back, k->secret, len))
+		return kctx_fail(c, -EBADMSG, "the unwrapped secret differs from the one wrapped");
+	return 0;
+}
+
 static int wrap_all(const struct format_opts *o, const struct volkey_config *cfg, const struct binding *b,
 		    struct wrapped_key *keys, struct errbuf *e)
 {
@@ -116,6 +133,12 @@ static int wrap_all(const struct format_opts *o, const struct volkey_config *cfg
 		r = key_wrap_new(c, keys[i].uri, b, VOLUME_SECRET_BYTES, &keys[i].secret, &keys[i].w);
 		if (r < 0)
 			return err_fail(e, r, "%s: cannot wrap a secret with %s: %s; nothing was written", o->device,
+					o->keys[i], kctx_error(c));
+		/* A key that wraps but cannot unwrap (a KMS policy without Decrypt) must fail
+		 * here, before the old header is gone. */
+		r = unwrap_check(c, &keys[i], b);
+		if (r < 0)
+			return err_fail(e, r, "%s: %s wraps but does not unwrap: %s; nothing was written", o->device,
 					o->keys[i], kctx_error(c));
 	}
 	return 0;
@@ -206,6 +229,15 @@ out:
 	return r;
 }
 
+/* After the header was written: say what the device now holds. */
+static int interrupted(const char *dev, int r, struct errbuf *e)
+{
+	char was[sizeof(e->msg)];
+
+	snprintf(was, sizeof(was), "%s", e->msg);
+	return err_set(e, r, "%s (%s now holds an interrupted volkey format; run format again)", was, dev);
+}
+
 static int mark_ready(const char *dev, struct errbuf *e)
 {
 	struct crypt_device *cd = NULL;
@@ -253,18 +285,20 @@ int volume_format(const struct format_opts *o, const struct volkey_config *cfg, 
 					r == -EEXIST ? "key given twice" : "not K=V with an allowed key");
 	}
 	r = wrap_all(o, cfg, b, keys, e);
-	if (r >= 0)
-		r = write_volume(o, uuid, b, keys, e);
+	if (r < 0) {
+		wrapped_keys_free(keys, o->nkeys);
+		return r;
+	}
+	r = write_volume(o, uuid, b, keys, e);
 	wrapped_keys_free(keys, o->nkeys);
+	if (r >= 0)
+		r = verify_all(o->device, cfg, e);
 	if (r < 0)
-		return r;
-	r = verify_all(o->device, cfg, e);
-	if (r < 0)
-		return r;
+		return interrupted(o->device, r, e);
 	test_crash_point("format-verify");
 	r = mark_ready(o->device, e);
 	if (r < 0)
-		return r;
+		return interrupted(o->device, r, e);
 	test_crash_point("format-done");
 	if (ret_uuid)
 		snprintf(ret_uuid, uuid_len, "%s", uuid);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <json-c/json.h>
 
 #include "log.h"
@@ -34,18 +35,34 @@ int volume_set_fast_pbkdf(struct crypt_device *cd)
 	return crypt_set_pbkdf_type(cd, &pbkdf);
 }
 
+/* A pending token: {"type":"volkey-pending","keyslots":[] or ["K"],"keyslot":K,"op":...}. */
 static int pending_keyslot(const char *json, int *ret)
 {
-	struct json_object *o = json_tokener_parse(json), *v;
+	struct json_object *o, *v;
 	int r = -EBADMSG;
 
-	if (o && json_object_object_get_ex(o, "keyslot", &v) && json_object_is_type(v, json_type_int) &&
+	if (!json || strlen(json) > VOLKEY_TOKEN_JSON_MAX)
+		return -EBADMSG;
+	o = json_tokener_parse(json);
+	if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "type", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), VOLKEY_PENDING_TOKEN_TYPE) == 0 &&
+	    json_object_object_get_ex(o, "keyslot", &v) && json_object_is_type(v, json_type_int) &&
 	    json_object_get_int(v) >= 0 && json_object_get_int(v) < 32) {
 		*ret = json_object_get_int(v);
 		r = 0;
 	}
 	json_object_put(o);
 	return r;
+}
+
+/* The keyslot a token is assigned to in the header, whatever its JSON says, or -1. */
+static int assigned_keyslot(struct crypt_device *cd, int token)
+{
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++)
+		if (crypt_token_is_assigned(cd, token, k) == 0)
+			return k;
+	return -1;
 }
 
 static void entry_clear(struct token_entry *t)
@@ -70,6 +87,7 @@ static int load_token(struct volume *v, int id, const char *type, struct token_e
 		if (r < 0) {
 			t->role = TOKEN_BAD;
 			t->rc = r;
+			t->keyslot = assigned_keyslot(v->cd, id);
 		} else {
 			t->role = TOKEN_VOLKEY;
 			t->keyslot = t->t.keyslot;
@@ -107,17 +125,23 @@ int volume_reload_tokens(struct volume *v, struct errbuf *e)
 
 int volume_load(const char *path, struct volume *v, struct errbuf *e)
 {
+	struct stat st;
 	const char *s;
 	int r;
 
 	memset(v, 0, sizeof(*v));
 	snprintf(v->path, sizeof(v->path), "%s", path);
+	if (stat(path, &st) < 0)
+		return err_fail(e, negative_errno(), "%s: %s", path, strerror(errno));
+	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
+		return err_fail(e, -ENOTBLK, "%s: not a block device or regular file", path);
 	r = crypt_init(&v->cd, path);
 	if (r < 0)
 		return err_fail(e, r, "%s: cannot open device: %s", path, strerror(-r));
 	r = crypt_load(v->cd, CRYPT_LUKS2, NULL);
 	if (r < 0) {
-		if (r == -EINVAL || r == -ENOENT)
+		/* -EIO: too small to hold a header, or unreadable where one would be. */
+		if (r == -EINVAL || r == -ENOENT || r == -EIO)
 			r = err_fail(e, -ENODEV, "%s: not a LUKS2 volume", path);
 		else
 			r = err_fail(e, r, "%s: cannot read the LUKS2 header: %s", path, strerror(-r));
@@ -183,16 +207,28 @@ static int active_keyslots(struct crypt_device *cd)
 	return n;
 }
 
-int volume_pending_begin(struct volume *v, int keyslot, const char *op, struct errbuf *e)
+int volume_pending_json(int keyslot, bool assigned, const char *op, char *buf, size_t n)
 {
-	char json[256], now[32];
-	int r;
+	char now[32];
 
 	rfc3339_now(now, sizeof(now));
-	snprintf(json, sizeof(json),
-		 "{\"type\":\"" VOLKEY_PENDING_TOKEN_TYPE "\",\"keyslots\":[],\"keyslot\":%d,\"op\":\"%s\","
-		 "\"created\":\"%s\"}",
-		 keyslot, op, now);
+	if (assigned)
+		return snprintf(buf, n,
+				"{\"type\":\"" VOLKEY_PENDING_TOKEN_TYPE "\",\"keyslots\":[\"%d\"],\"keyslot\":%d,"
+				"\"op\":\"%s\",\"created\":\"%s\"}",
+				keyslot, keyslot, op, now);
+	return snprintf(buf, n,
+			"{\"type\":\"" VOLKEY_PENDING_TOKEN_TYPE "\",\"keyslots\":[],\"keyslot\":%d,\"op\":\"%s\","
+			"\"created\":\"%s\"}",
+			keyslot, op, now);
+}
+
+int volume_pending_begin(struct volume *v, int keyslot, const char *op, struct errbuf *e)
+{
+	char json[256];
+	int r;
+
+	volume_pending_json(keyslot, false, op, json, sizeof(json));
 	r = crypt_token_json_set(v->cd, CRYPT_ANY_TOKEN, json);
 	if (r < 0)
 		return err_fail(e, r, "%s: cannot write a LUKS2 token: %s", v->path, strerror(-r));
@@ -210,17 +246,26 @@ int volume_cleanup_pending(struct volume *v, struct errbuf *e)
 		if (t->role != TOKEN_PENDING)
 			continue;
 		ki = crypt_keyslot_status(v->cd, t->keyslot);
-		if ((ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST) &&
-		    !volume_keyslot_referenced(v, t->keyslot)) {
-			if (active_keyslots(v->cd) <= 1)
-				return err_fail(e, -EUCLEAN,
-						"%s: interrupted change left keyslot %d as the only keyslot; "
-						"not removing it",
-						v->path, t->keyslot);
-			r = crypt_keyslot_destroy(v->cd, t->keyslot);
-			if (r < 0)
-				return err_fail(e, r, "%s: cannot remove orphan keyslot %d: %s", v->path, t->keyslot,
-						strerror(-r));
+		if (ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST) {
+			/* Only a keyslot assigned to the pending token is provably the one volkey
+			 * was changing; anything else in that slot may be someone's passphrase. */
+			bool ours = crypt_token_is_assigned(v->cd, t->id, t->keyslot) == 0;
+
+			if (ours && !volume_keyslot_referenced(v, t->keyslot)) {
+				if (active_keyslots(v->cd) <= 1)
+					return err_fail(e, -EUCLEAN,
+							"%s: interrupted change left keyslot %d as the only keyslot; "
+							"not removing it",
+							v->path, t->keyslot);
+				r = crypt_keyslot_destroy(v->cd, t->keyslot);
+				if (r < 0)
+					return err_fail(e, r, "%s: cannot remove orphan keyslot %d: %s", v->path,
+							t->keyslot, strerror(-r));
+			} else if (!ours && !volume_keyslot_referenced(v, t->keyslot)) {
+				log_warning("%s: keyslot %d may be left over from an interrupted change; volkey cannot "
+					    "prove it added it, so it stays (cryptsetup luksKillSlot removes it)",
+					    v->path, t->keyslot);
+			}
 		}
 		r = crypt_token_json_set(v->cd, t->id, NULL);
 		if (r < 0)

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "secret.h"
+#include "testhook.h"
 #include "volume.h"
 
 #define RECOVERY_BYTES 32
@@ -36,7 +37,8 @@ static int make_phrase(char **ret)
 	return 0;
 }
 
-int volume_add_recovery(const char *device, const struct volkey_config *cfg, char **ret_phrase, struct errbuf *e)
+int volume_add_recovery(const char *device, const struct volkey_config *cfg,
+			int (*deliver)(const char *phrase, void *userdata), void *userdata, struct errbuf *e)
 {
 	_cleanup_secret_ void *vk = NULL;
 	_cleanup_secret_ char *phrase = NULL;
@@ -57,9 +59,25 @@ int volume_add_recovery(const char *device, const struct volkey_config *cfg, cha
 		err_fail(e, r, "cannot draw a recovery passphrase: %s", strerror(-r));
 		goto out;
 	}
+	/* The keyslot stays owned by a pending token until the phrase was handed over:
+	 * a crash or a failed delivery leaves nothing that counts as a way in. */
 	p = r = volume_keyslot_add(&v, "recovery", vk, vklen, phrase, strlen(phrase), &k, e);
 	if (r < 0)
 		goto out;
+	r = crypt_activate_by_passphrase(v.cd, NULL, k, phrase, strlen(phrase), 0);
+	if (r < 0) {
+		err_fail(e, r, "%s: the new recovery keyslot %d does not open: %s", device, k, strerror(-r));
+		volume_keyslot_drop(&v, k, p, NULL);
+		goto out;
+	}
+	r = deliver(phrase, userdata);
+	if (r < 0) {
+		err_fail(e, r, "%s: the recovery passphrase could not be shown (%s); its keyslot was removed", device,
+			 strerror(-r));
+		volume_keyslot_drop(&v, k, p, NULL);
+		goto out;
+	}
+	test_crash_point("recovery-shown");
 	rfc3339_now(now, sizeof(now));
 	r = volkey_recovery_token_format(k, now, &json);
 	if (r < 0) {
@@ -70,12 +88,6 @@ int volume_add_recovery(const char *device, const struct volkey_config *cfg, cha
 	r = volume_token_commit(&v, p, k, json, e);
 	if (r < 0)
 		goto out;
-	r = crypt_activate_by_passphrase(v.cd, NULL, k, phrase, strlen(phrase), 0);
-	if (r < 0) {
-		err_fail(e, r, "%s: the new recovery keyslot %d does not open: %s", device, k, strerror(-r));
-		goto out;
-	}
-	*ret_phrase = TAKE_PTR(phrase);
 	r = k;
 out:
 	volume_done(&v);

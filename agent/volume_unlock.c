@@ -38,6 +38,40 @@ struct race {
 	struct lane lanes[VOLKEY_MAX_TOKENS];
 };
 
+/* Lanes still running in this process, abandoned or not (volume_unlock_drain). */
+static pthread_mutex_t lanes_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lanes_cv = PTHREAD_COND_INITIALIZER;
+static int lanes_running;
+
+static void lanes_add(int d)
+{
+	pthread_mutex_lock(&lanes_mu);
+	lanes_running += d;
+	pthread_cond_broadcast(&lanes_cv);
+	pthread_mutex_unlock(&lanes_mu);
+}
+
+bool volume_unlock_drain(long timeout_ms)
+{
+	struct timespec ts;
+	bool idle;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&lanes_mu);
+	while (lanes_running > 0)
+		if (pthread_cond_timedwait(&lanes_cv, &lanes_mu, &ts) != 0)
+			break;
+	idle = lanes_running == 0;
+	pthread_mutex_unlock(&lanes_mu);
+	return idle;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -100,8 +134,10 @@ static int lane_unwrap(const struct volkey_config *cfg, const char *json, void *
 		goto out;
 	}
 	r = kctx_new(cfg, &c);
-	if (r < 0)
+	if (r < 0) {
+		snprintf(why, wl, "out of memory");
 		goto out;
+	}
 	r = key_unwrap(c, u, t.binding, &t.wrapped, ret, ret_len);
 	if (r < 0)
 		snprintf(why, wl, "%s", kctx_error(c));
@@ -138,6 +174,7 @@ static void *lane_main(void *p)
 	pthread_mutex_unlock(&race->mu);
 	secret_free(secret);
 	race_unref(race);
+	lanes_add(-1);
 	return NULL;
 }
 
@@ -176,24 +213,40 @@ static bool lane_prepare(struct volume *v, const struct token_entry *t, struct l
 			snprintf(l->why, sizeof(l->why), "its keyslot %d is missing", t->keyslot);
 		return false;
 	}
-	if (crypt_token_json_get(v->cd, t->id, &json) < 0 || !(l->json = strdup(json))) {
+	l->r = crypt_token_json_get(v->cd, t->id, &json);
+	if (l->r < 0 || !json) {
+		l->r = l->r < 0 ? l->r : -EBADMSG;
+		snprintf(l->why, sizeof(l->why), "cannot read the token: %s", strerror(-l->r));
+		return false;
+	}
+	l->json = strdup(json);
+	if (!l->json) {
 		l->r = -ENOMEM;
 		snprintf(l->why, sizeof(l->why), "out of memory");
 		return false;
 	}
+	l->r = 0;
 	return true;
 }
 
-/* One error for all lanes: the common exit class if they agree, else the first. */
+/* One error for all lanes: their common exit class if they agree; else
+ * "unavailable" if any lane could not reach its key service (worth a retry);
+ * else the first lane's. */
 static int summarize(struct volume *v, struct race *race, struct errbuf *e)
 {
 	char msg[sizeof(e->msg)];
 	size_t off = 0;
 	int r = race->lanes[0].r;
+	bool agree = true;
 
 	for (int i = 1; i < race->n; i++)
-		if (exit_code_from_errno(race->lanes[i].r) != exit_code_from_errno(r))
-			break;
+		agree &= exit_code_from_errno(race->lanes[i].r) == exit_code_from_errno(r);
+	if (!agree)
+		for (int i = 0; i < race->n; i++)
+			if (exit_code_from_errno(race->lanes[i].r) == EXIT_UNAVAILABLE) {
+				r = race->lanes[i].r;
+				break;
+			}
 	off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s: ", v->path);
 	if (race->n > 1)
 		off += (size_t)snprintf(msg + off, sizeof(msg) - off, "no token unlocks it: ");
@@ -265,9 +318,13 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 		pthread_mutex_lock(&race->mu);
 		race->refs++;
 		pthread_mutex_unlock(&race->mu);
+		lanes_add(1);
 		if (pthread_create(&th, NULL, lane_main, a) != 0) {
 			free(a);
+			lanes_add(-1);
+			pthread_mutex_lock(&race->mu);
 			race->refs--;
+			pthread_mutex_unlock(&race->mu);
 			race->lanes[i].r = -EAGAIN;
 			snprintf(race->lanes[i].why, sizeof(race->lanes[i].why), "cannot start a thread");
 			race->lanes[i].done = true;

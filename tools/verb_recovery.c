@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "secret.h"
 #include "verb_util.h"
 #include "verbs.h"
 #include "volume.h"
@@ -25,12 +24,25 @@ static int write_all(int fd, const char *s, size_t n)
 	return 0;
 }
 
+/* Straight from secret memory to the descriptor: no stdio buffer keeps a copy. */
+static int deliver(const char *phrase, void *userdata)
+{
+	int r;
+
+	(void)userdata;
+	r = write_all(STDOUT_FILENO, phrase, strlen(phrase));
+	if (r >= 0)
+		r = write_all(STDOUT_FILENO, "\n", 1);
+	if (r >= 0 && fsync(STDOUT_FILENO) < 0 && errno != EINVAL && errno != EROFS && errno != EBADF)
+		r = negative_errno();
+	return r;
+}
+
 static int run(int argc, char **argv)
 {
-	_cleanup_secret_ char *phrase = NULL;
 	struct volkey_config cfg;
 	struct errbuf e = { { 0 } };
-	int r, slot;
+	int r;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		verb_print_help(&verb_recovery_key);
@@ -41,21 +53,13 @@ static int run(int argc, char **argv)
 	r = verb_load_config(&cfg);
 	if (r < 0)
 		return r;
-	slot = r = volume_add_recovery(argv[1], &cfg, &phrase, &e);
+	r = volume_add_recovery(argv[1], &cfg, deliver, NULL, &e);
 	if (r < 0)
 		return verb_fail(r, &e, "recovery-key");
-	/* Straight from secret memory to the descriptor: no stdio buffer keeps a copy. */
-	r = write_all(STDOUT_FILENO, phrase, strlen(phrase));
-	if (r >= 0)
-		r = write_all(STDOUT_FILENO, "\n", 1);
-	if (r < 0)
-		return log_error_errno(r, "recovery-key: %s: keyslot added but the passphrase could not be written to "
-					  "stdout; remove it with volkey unbind",
-				       argv[1]);
 	fprintf(stderr,
 		"Recovery passphrase for %s (keyslot %d) printed above, shown only this once. Keep it offline.\n"
 		"It opens the volume with: cryptsetup open %s NAME\n",
-		argv[1], slot, argv[1]);
+		argv[1], r, argv[1]);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exitcode.h"
 #include "aws_creds.h"
@@ -115,6 +116,14 @@ int main(int argc, char **argv)
 		int first = optind;
 		optind = 0; /* reset getopt for the verb's own parsing */
 		r = v->run(argc - first, argv + first);
+	}
+	/* Unlock threads racing for a volume that another token already opened may still
+	 * wait on a slow key service: give them a moment, then leave without running
+	 * OpenSSL's and libcurl's exit handlers under them. */
+	if (!volume_unlock_drain(200)) {
+		fflush(stdout);
+		fflush(stderr);
+		_exit(exit_code_from_errno(r));
 	}
 	return exit_code_from_errno(r);
 }

@@ -21,16 +21,16 @@ export VOLKEY_CONFIG=$TMP/volkey.conf
 L=$KMS_LOG_A
 dev=$(new_loop disk 32M)
 
-echo "== format with KMS: one GenerateDataKey, one Decrypt (the verification), context sent"
+echo "== format with KMS: one GenerateDataKey, two Decrypts (before writing, and through the header), context sent"
 expect_exit 0 "$VOLKEY" format "$dev" --key aws-kms:alias/vol --context app=db --yes
 uuid=$(cryptsetup luksUUID "$dev")
-[[ $(count_calls "$L" GenerateDataKey) -eq 1 && $(count_calls "$L" Decrypt) -eq 1 ]] || fail "format KMS calls"
+[[ $(count_calls "$L" GenerateDataKey) -eq 1 && $(count_calls "$L" Decrypt) -eq 2 ]] || fail "format KMS calls"
 grep '"op": "GenerateDataKey"' "$L" | grep -q "\"volkey:luks-uuid\": \"$uuid\"" || fail "EncryptionContext lacks the LUKS UUID"
 grep '"op": "GenerateDataKey"' "$L" | grep -q '"app": "db"' || fail "EncryptionContext lacks app=db"
 "$VOLKEY" status "$dev" --json >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" 'j["tokens"][0]["key_ref"]') == "arn:aws:kms:eu-west-1:111122223333:key/$KEYID" ]] || fail "key_ref is not the key ARN"
 expect_exit 0 "$VOLKEY" open --test "$dev"
-[[ $(count_calls "$L" Decrypt) -eq 2 ]] || fail "open --test is one Decrypt"
+[[ $(count_calls "$L" Decrypt) -eq 3 ]] || fail "open --test is one Decrypt"
 
 echo "== bind the HSM; each backend alone unlocks"
 expect_exit 0 "$VOLKEY" bind "$dev" --key "$P11_KEK"

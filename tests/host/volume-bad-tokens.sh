@@ -99,4 +99,23 @@ printf 'pw' | cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force
 expect_exit 4 "$VOLKEY" open --test "$z"
 assert_grep "^volkey: error: $z: has no volkey token$"
 expect_exit 4 "$VOLKEY" bind "$z" --key "$k"
+echo "== unbind of an unreadable token removes its keyslot too; the last good token then stays"
+w=$(new_loop w 32M)
+k2=$(new_kek k2)
+"$VOLKEY" format "$w" --key "$k" --key "$k2" --yes >/dev/null 2>&1 || fail "format w"
+cs token export --token-id 1 "$w" | "$PY" -c 'import json,sys; t=json.load(sys.stdin); t["volkey_version"]=2; print(json.dumps(t))' >"$TMP/v2.json"
+cs token import --token-id 1 --token-replace --json-file "$TMP/v2.json" "$w"
+expect_exit 0 "$VOLKEY" unbind "$w" --token 1
+"$VOLKEY" status "$w" --json >"$TMP/st.json"
+[[ $(json_get "$TMP/st.json" '[k["id"] for k in j["keyslots"]]') == "[0]" ]] || fail "the unreadable token's keyslot stayed"
+expect_exit 2 "$VOLKEY" unbind "$w" --token 0
+assert_grep 'last way in'
+echo "== a keyslot shared with another tool's token is not removed"
+"$VOLKEY" recovery-key "$w" >/dev/null 2>&1 || fail "recovery-key"
+printf '{"type":"systemd-tpm2","keyslots":["0"]}' >"$TMP/other.json"
+cs token import --json-file "$TMP/other.json" "$w"
+before=$(dev_sum "$w")
+expect_exit 5 "$VOLKEY" unbind "$w" --token 0
+assert_grep "^volkey: error: $w: keyslot 0 of token 0 is also used by token [0-9]+ \(systemd-tpm2\); not removing it$"
+[[ $(dev_sum "$w") == "$before" ]] || fail "refused unbind changed the device"
 echo "bad tokens ok"

@@ -35,6 +35,7 @@ unlocks_only_with() {
 	return 0
 }
 
+with_token_plugin
 for step in format-header format-keyslot format-token format-verify format-done; do
 	echo "== format, killed after $step"
 	wipefs -qa "$dev" >/dev/null 2>&1; dd if=/dev/zero of="$dev" bs=1M count=32 status=none
@@ -46,6 +47,11 @@ for step in format-header format-keyslot format-token format-verify format-done;
 	fi
 	expect_exit 8 "$VOLKEY" open --test "$dev"
 	assert_grep "its format was interrupted; run 'volkey format $dev' again"
+	if [[ $step != format-header ]]; then
+		rc=0; plugin_cryptsetup open --test-passphrase --token-only "$dev" >"$TMP/out" 2>&1 || rc=$?
+		[[ $rc -ne 0 ]] || fail "the token plugin unlocked an interrupted format"
+		[[ $step == format-keyslot ]] || assert_grep "format was interrupted"
+	fi
 	"$VOLKEY" status "$dev" --json >"$TMP/st.json"
 	[[ $(json_get "$TMP/st.json" 'j["state"]') == "format interrupted" ]] || fail "status does not show the half-format"
 	expect_exit 0 "$VOLKEY" format "$dev" --key "$k1" --key "$k2" --yes
@@ -91,4 +97,41 @@ for step in recovery-pending recovery-keyslot; do
 	clean "recovery-key after $step"
 	[[ $(json_get "$TMP/st.json" 'len(j["keyslots"])') == 2 ]] || fail "recovery after $step: keyslots"
 done
+echo "== killed between adding a keyslot and claiming it: the keyslot is kept (unprovable), never a user's"
+"$VOLKEY" format "$dev" --key "$k1" --yes --force >/dev/null 2>&1 || fail "format"
+crash bind-added bind "$dev" --key "$k2"
+expect_exit 0 "$VOLKEY" bind "$dev" --key "$k2"
+assert_grep 'keyslot 1 may be left over from an interrupted change'
+unlocks_only_with k1
+unlocks_only_with k2
+"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+[[ $(json_get "$TMP/st.json" '[k["role"] for k in j["keyslots"]]') == "['token 0', 'passphrase', 'token 1']" ]] ||
+	{ cat "$TMP/st.json"; fail "bind after bind-added"; }
+
+echo "== a passphrase added by hand after a crash survives the cleanup"
+"$VOLKEY" format "$dev" --key "$k1" --yes --force >/dev/null 2>&1 || fail "format"
+"$VOLKEY" recovery-key "$dev" 2>/dev/null | tr -d '\n' >"$TMP/rk" || fail "recovery-key"
+crash bind-pending bind "$dev" --key "$k2"
+printf 'user-pass' >"$TMP/up"
+cryptsetup luksAddKey -q --disable-external-tokens --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-slot 2 \
+	--key-file "$TMP/rk" "$dev" "$TMP/up" || fail "luksAddKey into the slot the crash had announced"
+expect_exit 0 "$VOLKEY" bind "$dev" --key "$k2"
+assert_grep 'keyslot 2 may be left over'
+cryptsetup open --disable-external-tokens --test-passphrase --key-file "$TMP/up" "$dev" ||
+	fail "volkey's cleanup removed a passphrase it did not add"
+unlocks_only_with k2
+
+echo "== recovery-key killed after showing the phrase: it never counts; the next change removes it"
+"$VOLKEY" format "$dev" --key "$k1" --yes --force >/dev/null 2>&1 || fail "format"
+crash recovery-shown recovery-key "$dev"
+expect_exit 2 "$VOLKEY" unbind "$dev" --token 0
+assert_grep 'last way in'
+"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+[[ $(json_get "$TMP/st.json" 'len(j["keyslots"])') == 1 ]] || fail "the unconfirmed recovery keyslot stayed"
+echo "== recovery-key whose phrase cannot be written: keyslot removed, exit non-zero"
+rc=0; "$VOLKEY" recovery-key "$dev" >/dev/full 2>"$TMP/err" || rc=$?
+[[ $rc -ne 0 ]] || fail "recovery-key to /dev/full succeeded"
+assert_grep 'could not be shown .*its keyslot was removed' "$TMP/err"
+clean "recovery-key to /dev/full"
+[[ $(json_get "$TMP/st.json" 'len(j["keyslots"])') == 1 ]] || fail "keyslot left after a failed delivery"
 echo "crash safety ok"

@@ -70,6 +70,10 @@ truncate -s 32M "$TMP/plain.img"
 refused "$TMP/plain.img" 4 'not a block device \(--force formats a regular file\)'
 expect_exit 0 "$VOLKEY" format "$TMP/plain.img" --key "$k" --yes --force
 expect_exit 0 "$VOLKEY" open --test "$TMP/plain.img"
+echo "== a file that backs a loop device: refused even with --force"
+lp=$(losetup -f --show "$TMP/plain.img"); on_exit "losetup -d $lp 2>/dev/null"
+refused "$TMP/plain.img" 5 "held by $lp \(attached loop device\); refusing to format it" --force
+losetup -d "$lp"
 expect_exit 4 "$VOLKEY" format "$TMP/none" --key "$k" --yes
 assert_grep "^volkey: error: $TMP/none: No such file"
 expect_exit 4 "$VOLKEY" format /dev/null --key "$k" --yes

@@ -103,6 +103,10 @@ TEST(token_refusals_name_the_cause)
 		{ "\"aws-kms:alias/vol\"", "\"\"", "key_uri", -EBADMSG },
 		{ "\"2026-11-23T12:00:00Z\"", "\"x\"", "created", -EBADMSG },
 		{ "}", "}}", "JSON", -EBADMSG },
+		{ "aws-kms:alias/vol", "aws-kms:alias/\\u001b[31mvol", "key_uri", -EBADMSG },
+		{ "\"app\":\"db\"", "\"app\":\"d\\nb\"", "plain string", -EBADMSG },
+		{ "2026-11-23T12:00:00Z", "2026-13-23T12:00:00Z", "created", -EBADMSG },
+		{ "2026-11-23T12:00:00Z", "2026-11-23T12:00:00Zjunk", "created", -EBADMSG },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {

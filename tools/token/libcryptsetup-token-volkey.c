@@ -14,7 +14,7 @@
 #include "backend.h"
 #include "log.h"
 #include "luks_token.h"
-#include "memhooks.h"
+#include "exitcode.h"
 #include "secret.h"
 #include "volume.h"
 
@@ -30,16 +30,20 @@ static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
 static void setup(void)
 {
-	/* This library is linked -z nodelete, so hooks that point into it stay valid. */
-	memhooks_setup();
-	aws_env_capture();
+	/* A guest in someone else's process (cryptsetup, systemd-cryptsetup): read AWS
+	 * credentials from the environment without scrubbing it, and leave OpenSSL's and
+	 * libcurl's allocators alone. */
+	aws_env_capture_keep();
 	log_setup("volkey-token");
 }
 
+/* libcryptsetup goes on to the next token only after -ENOENT, -EPERM, -EAGAIN or
+ * -ENOANO; any other error ends its loop and would hide the volume's other ways in.
+ * So: a key service that cannot be reached now is -EAGAIN, anything else -ENOENT. */
 static int fail(struct crypt_device *cd, int token, int r, const char *what)
 {
 	crypt_logf(cd, CRYPT_LOG_ERROR, "volkey token %d: %s\n", token, what);
-	return r;
+	return exit_code_from_errno(r) == EXIT_UNAVAILABLE ? -EAGAIN : -ENOENT;
 }
 
 EXPORT int cryptsetup_token_open(struct crypt_device *cd, int token, char **buffer, size_t *buffer_len,
@@ -61,9 +65,15 @@ EXPORT int cryptsetup_token_open(struct crypt_device *cd, int token, char **buff
 	r = crypt_token_json_get(cd, token, &json);
 	if (r < 0)
 		return fail(cd, token, r, "cannot read the token");
+	if (!json)
+		return fail(cd, token, -EBADMSG, "empty token");
 	r = volkey_token_parse(json, strlen(json), &t, why, sizeof(why));
 	if (r < 0)
 		return fail(cd, token, r, why);
+	if (streq_ptr(crypt_get_subsystem(cd), VOLKEY_SUBSYSTEM_PROVISIONING)) {
+		r = fail(cd, token, -EUCLEAN, "the volume's format was interrupted; run volkey format again");
+		goto out;
+	}
 	uuid = crypt_get_uuid(cd);
 	if (!streq_ptr(binding_get(t.binding, BINDING_UUID_KEY), uuid)) {
 		r = fail(cd, token, -EBADMSG, "its secret is bound to another volume");
@@ -85,8 +95,10 @@ EXPORT int cryptsetup_token_open(struct crypt_device *cd, int token, char **buff
 		goto out;
 	}
 	r = kctx_new(&cfg, &c);
-	if (r < 0)
+	if (r < 0) {
+		r = fail(cd, token, r, "out of memory");
 		goto out;
+	}
 	r = key_unwrap(c, u, t.binding, &t.wrapped, &secret, &len);
 	if (r < 0) {
 		char msg[600];
