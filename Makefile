@@ -111,7 +111,7 @@ bench-unlock: tests-build
 
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	@tests/run-fuzz $(BUILD)/fuzz/fuzz_kms_parse tests/fuzz/corpus/kms $(FUZZ_SECONDS)
-	@tests/run-fuzz $(BUILD)/fuzz/fuzz_token_parse tests/fuzz/corpus/token $(FUZZ_SECONDS)
+	@tests/run-fuzz $(BUILD)/fuzz/fuzz_token_parse tests/fuzz/corpus/token $(FUZZ_SECONDS) 16400
 
 # The guest's initramfs (busybox + virtio/9p/overlay modules); tests/rig/run builds it when missing too.
 rig-image:

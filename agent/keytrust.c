@@ -55,10 +55,11 @@ int key_uri_trusted(const struct key_uri *u, const struct volkey_config *cfg, st
 		return 0;
 	real = realpath(u->module_path, NULL);
 	if (!real)
-		return err_fail(e, -ENOPKG, "PKCS#11 module %s: %s", u->module_path, strerror(errno));
+		return err_fail(e, negative_errno(), "PKCS#11 module %s: %s", u->module_path, strerror(errno));
 	if (same_file(real, cfg->p11_module) || in_list(real, cfg->p11_allowed_modules) || system_owned(real))
 		return 0;
 	return err_fail(e, -EPERM,
-			"PKCS#11 module %s named by the token is not allowed (name it in [pkcs11] allowed_modules)",
+			"PKCS#11 module %s is not allowed for keys named in volume headers (name it in [pkcs11] "
+			"allowed_modules)",
 			u->module_path);
 }

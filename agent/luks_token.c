@@ -85,13 +85,26 @@ static const char *get_string(struct json_object *o, const char *key)
 	return s;
 }
 
-/* "YYYY-MM-DDTHH:MM:SSZ" */
+/* "YYYY-MM-DDTHH:MM:SSZ", a real calendar time. */
 static bool rfc3339_ok(const char *s)
 {
-	struct tm tm = { 0 };
-	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	struct tm tm = { 0 }, back;
+	time_t t;
 
-	return end && *end == '\0' && strlen(s) == 20;
+	if (strlen(s) != sizeof(shape) - 1)
+		return false;
+	for (size_t i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			return false;
+	if (!strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return false;
+	back = tm;
+	t = timegm(&back);
+	if (t == (time_t)-1 || !gmtime_r(&t, &back))
+		return false;
+	return back.tm_year == tm.tm_year && back.tm_mon == tm.tm_mon && back.tm_mday == tm.tm_mday &&
+	       back.tm_hour == tm.tm_hour && back.tm_min == tm.tm_min && back.tm_sec == tm.tm_sec;
 }
 
 /* "keyslots": one decimal keyslot number as a string, or none (-1: libcryptsetup
@@ -114,6 +127,8 @@ static int get_single_keyslot(struct json_object *o, int *ret)
 	if (!json_object_is_type(v, json_type_string))
 		return -EBADMSG;
 	s = json_object_get_string(v);
+	if (s[0] < '0' || s[0] > '9')
+		return -EBADMSG;
 	errno = 0;
 	n = strtol(s, &end, 10);
 	if (errno || end == s || *end || n < 0 || n > 31 || s[0] == '-' || s[0] == '+' || (s[0] == '0' && s[1]))

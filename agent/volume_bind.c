@@ -20,6 +20,7 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 	_cleanup_secret_ void *vk = NULL, *secret = NULL;
 	_cleanup_free_ char *json = NULL;
 	struct unlock_result u = { .token = -1 };
+	struct errbuf why = { { 0 } };
 	struct wrapped w = { 0 };
 	struct volume v;
 	size_t vklen = 0;
@@ -28,6 +29,9 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 	r = key_uri_parse(uri_text, &uri);
 	if (r < 0)
 		return err_fail(e, r, "key URI %s is malformed", uri_text);
+	r = key_uri_trusted(uri, cfg, &why);
+	if (r < 0)
+		return err_fail(e, r, "%s: %s; nothing was written", device, why.msg);
 	r = volume_load_for_change(device, &v, e);
 	if (r < 0)
 		return r;

@@ -118,6 +118,7 @@ static int wrap_all(const struct format_opts *o, const struct volkey_config *cfg
 		    struct wrapped_key *keys, struct errbuf *e)
 {
 	_cleanup_(kctx_freep) struct kctx *c = NULL;
+	struct errbuf why = { { 0 } };
 	int r;
 
 	r = kctx_new(cfg, &c);
@@ -130,6 +131,11 @@ static int wrap_all(const struct format_opts *o, const struct volkey_config *cfg
 		r = key_uri_parse(o->keys[i], &keys[i].uri);
 		if (r < 0)
 			return err_fail(e, r, "key URI %s is malformed", o->keys[i]);
+		/* The URI will be read back from the token at every unlock: refuse now what
+		 * unlock would refuse then. */
+		r = key_uri_trusted(keys[i].uri, cfg, &why);
+		if (r < 0)
+			return err_fail(e, r, "%s: %s; nothing was written", o->device, why.msg);
 		r = key_wrap_new(c, keys[i].uri, b, VOLUME_SECRET_BYTES, &keys[i].secret, &keys[i].w);
 		if (r < 0)
 			return err_fail(e, r, "%s: cannot wrap a secret with %s: %s; nothing was written", o->device,

@@ -75,7 +75,7 @@ static struct json_object *token_json(const struct token_entry *t)
 		break;
 	case TOKEN_PENDING:
 		put_int(o, "keyslot", t->keyslot);
-		put_str(o, "note", "interrupted keyslot change; the next bind/unbind finishes it");
+		put_str(o, "note", "interrupted keyslot change; the next bind, unbind or recovery-key finishes it");
 		break;
 	case TOKEN_OTHER:
 		break;

@@ -102,5 +102,6 @@ const struct verb verb_unbind = {
 	.summary = "remove a token and its keyslot (never the last way in)",
 	.run = run_unbind,
 	.help = "  -t, --token N    the token to remove (see volkey status)\n"
-		"Refused unless another token unlocks now, or a recovery key or another keyslot remains.\n",
+		"Refused unless another volkey token unlocks now or a recovery key remains (a keyslot no token\n"
+		"owns does not count: volkey cannot tell a passphrase from an orphan).\n",
 };

@@ -75,6 +75,18 @@ static int run_open(int argc, char **argv)
 	return r < 0 ? verb_fail(r, &e, "open") : 0;
 }
 
+/* Whatever open accepts, close accepts: a LUKS2 header with a volkey token. */
+static bool has_volkey_token(struct crypt_device *cd)
+{
+	for (int id = 0; id < VOLKEY_MAX_TOKENS; id++) {
+		const char *type = NULL;
+		crypt_token_info ti = crypt_token_status(cd, id, &type);
+		if (ti != CRYPT_TOKEN_INACTIVE && ti != CRYPT_TOKEN_INVALID && streq_ptr(type, VOLKEY_TOKEN_TYPE))
+			return true;
+	}
+	return false;
+}
+
 static int run_close(int argc, char **argv)
 {
 	struct crypt_device *cd = NULL;
@@ -95,7 +107,7 @@ static int run_close(int argc, char **argv)
 		return log_error_errno(r == -ENODEV || r == -ENOENT ? -ENODEV : r, "close: no active mapping %s: %s",
 				       name, strerror(-r));
 	sub = crypt_get_subsystem(cd);
-	if (!streq_ptr(crypt_get_type(cd), CRYPT_LUKS2) || !streq_ptr(sub, VOLKEY_SUBSYSTEM)) {
+	if (!streq_ptr(crypt_get_type(cd), CRYPT_LUKS2) || (!streq_ptr(sub, VOLKEY_SUBSYSTEM) && !has_volkey_token(cd))) {
 		crypt_free(cd);
 		return log_error_errno(-EINVAL, "close: %s is not a volkey mapping", name);
 	}

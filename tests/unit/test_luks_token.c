@@ -107,6 +107,9 @@ TEST(token_refusals_name_the_cause)
 		{ "\"app\":\"db\"", "\"app\":\"d\\nb\"", "plain string", -EBADMSG },
 		{ "2026-11-23T12:00:00Z", "2026-13-23T12:00:00Z", "created", -EBADMSG },
 		{ "2026-11-23T12:00:00Z", "2026-11-23T12:00:00Zjunk", "created", -EBADMSG },
+		{ "2026-11-23T12:00:00Z", "2026-02-31T12:00:00Z", "created", -EBADMSG },
+		{ "2026-11-23T12:00:00Z", "2026- 1-23T12:00:00Z", "created", -EBADMSG },
+		{ "[\"3\"]", "[\" 3\"]", "keyslots", -EBADMSG },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
