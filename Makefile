@@ -48,12 +48,20 @@ VOLKEY := $(BUILD)/volkey
 TOKEN_SO := $(BUILD)/libcryptsetup-token-volkey.so
 TOKEN_OBJ := $(BUILD)/tools/token/libcryptsetup-token-volkey.o
 TOKENDIR ?= $(shell pkg-config --variable=libdir libcryptsetup 2>/dev/null)/cryptsetup
+UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/lib/udev)
+# udev rules and units are templates; @SBINDIR@ becomes where volkey is installed.
+UDEV_RULES := $(BUILD)/udev/70-volkey.rules
 
 .PHONY: bench-unwrap bench-unlock fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(VOLKEY) $(TOKEN_SO)
+all: $(VOLKEY) $(TOKEN_SO) $(UDEV_RULES)
+
+$(BUILD)/udev/%: udev/%.in
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,7 +92,7 @@ $(BUILD)/tests/progs/%: $(BUILD)/tests/progs/%.o $(LIBVOLKEY)
 	@echo "  LD      $@"
 	@$(CC) -o $@ $< $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
 
-tests-build: $(VOLKEY) $(TOKEN_SO) $(UNIT_BIN) $(PROG_BIN)
+tests-build: $(VOLKEY) $(TOKEN_SO) $(UDEV_RULES) $(UNIT_BIN) $(PROG_BIN)
 
 deps:
 	@tools/install-deps
@@ -144,6 +152,8 @@ install: $(VOLKEY) $(TOKEN_SO)
 	install -D -m 0755 $(VOLKEY) $(DESTDIR)$(SBINDIR)/volkey
 	install -D -m 0644 docs/man/volkey.8 $(DESTDIR)$(MANDIR)/man8/volkey.8
 	install -D -m 0644 $(TOKEN_SO) $(DESTDIR)$(TOKENDIR)/libcryptsetup-token-volkey.so
+	install -d $(DESTDIR)$(UDEVDIR)/rules.d
+	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/70-volkey.rules.in >$(DESTDIR)$(UDEVDIR)/rules.d/70-volkey.rules
 
 clean:
 	rm -rf build build-asan

@@ -8,6 +8,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "nvme_id.h"
 
 void config_defaults(struct volkey_config *c)
 {
@@ -146,6 +147,16 @@ static int handler(void *user, const char *section, const char *name, const char
 			return set_str(c->p11_module, sizeof(c->p11_module), value);
 		if (!strcmp(name, "allowed_modules"))
 			return set_str(c->p11_allowed_modules, sizeof(c->p11_allowed_modules), value);
+		return 0;
+	}
+	if (!strcmp(section, "nvme")) {
+		if (!strcmp(name, "match")) {
+			struct nvme_rules check = { 0 };
+			if (c->nvme_nmatch >= (int)(sizeof(c->nvme_match) / sizeof(c->nvme_match[0])) ||
+			    nvme_rules_add(&check, value) < 0)
+				return 0;
+			return set_str(c->nvme_match[c->nvme_nmatch++], sizeof(c->nvme_match[0]), value);
+		}
 		return 0;
 	}
 	/* Sections of later features are accepted and ignored here. */

@@ -43,6 +43,9 @@ struct volkey_config {
 	/* Space-separated module paths a pkcs11: URI read from a LUKS token may load,
 	 * besides [pkcs11] module and root-owned modules under /usr/lib and /lib. */
 	char p11_allowed_modules[1024];
+	/* [nvme] match = CLASS|MODEL-GLOB|SERIAL-GLOB, repeatable (see nvme_id.h) */
+	char nvme_match[8][128];
+	int nvme_nmatch;
 };
 
 void config_defaults(struct volkey_config *c);

@@ -14,6 +14,7 @@ struct verb {
 };
 
 extern const struct verb verb_doctor;
+extern const struct verb verb_nvme_id;
 extern const struct verb verb_format;
 extern const struct verb verb_open;
 extern const struct verb verb_close;

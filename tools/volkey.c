@@ -28,6 +28,7 @@ static const struct verb *const verbs[] = {
 	&verb_recovery_key,
 	&verb_status,
 	&verb_backup_header,
+	&verb_nvme_id,
 	&verb_doctor,
 };
 

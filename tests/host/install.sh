@@ -18,4 +18,8 @@ printf '%s\n' CRYPTSETUP_TOKEN_1.0 cryptsetup_token_buffer_free@@CRYPTSETUP_TOKE
 	cryptsetup_token_open@@CRYPTSETUP_TOKEN_1.0 cryptsetup_token_validate@@CRYPTSETUP_TOKEN_1.0 \
 	cryptsetup_token_version@@CRYPTSETUP_TOKEN_1.0 | sort >"$TMP/want"
 diff -u "$TMP/want" "$TMP/syms" || fail "the plugin exports more or less than the token ABI"
+rules=$TMP/root$(pkg-config --variable=udevdir udev)/rules.d/70-volkey.rules
+[[ -f $rules ]] || fail "no udev rules at $rules"
+grep -q 'IMPORT{program}="/usr/sbin/volkey nvme-id $devnode"' "$rules" || fail "udev rules do not name the installed volkey"
+! grep -q '@SBINDIR@' "$rules" || fail "template left unfilled"
 echo "install ok"

@@ -30,7 +30,8 @@ grep -q "sha256=$(xxd -r -p "$TMP/pt.hex" | sha256sum | cut -d' ' -f1)" "$TMP/wr
 # An ASan process maps terabytes of shadow memory: its core is not searchable. In the
 # ASan tier the holder is the regular build of the same code (built first by make check).
 HOLD_VK=$VK
-if ldd "$VK" | grep -q libasan; then
+# (Not `ldd | grep -q`: with pipefail, grep quitting early can fail the pipeline.)
+if [[ $(ldd "$VK") == *libasan* ]]; then
 	HOLD_VK=$VOLKEY_SRC/build/tests/progs/vk-key
 	[[ -x $HOLD_VK ]] || fail "ASan tier: $HOLD_VK (the regular build) is needed for the core-dump check"
 	echo "(ASan build: the core-dump check uses $HOLD_VK)"
