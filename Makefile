@@ -13,7 +13,7 @@ MANDIR ?= $(PREFIX)/share/man
 BUILD ?= build
 SAN ?= 0
 
-PKGS := libcryptsetup devmapper libnvme json-c libcurl openssl p11-kit-1 inih blkid
+PKGS := libcryptsetup devmapper libnvme json-c libcurl openssl p11-kit-1 inih blkid libudev libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRYPTSETUP_VERSION = $(shell pkg-config --modversion libcryptsetup 2>/dev/null)
@@ -44,19 +44,22 @@ PROG_BIN := $(PROG_SRC:tests/progs/%.c=$(BUILD)/tests/progs/%)
 
 LIBVOLKEY := $(BUILD)/libvolkey.a
 VOLKEY := $(BUILD)/volkey
+VOLKEYD := $(BUILD)/volkeyd
+VOLKEYD_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard agent/volkeyd/*.c))
 # The libcryptsetup token handler: same agent code, only the CRYPTSETUP_TOKEN_1.0 symbols exported.
 TOKEN_SO := $(BUILD)/libcryptsetup-token-volkey.so
 TOKEN_OBJ := $(BUILD)/tools/token/libcryptsetup-token-volkey.o
 TOKENDIR ?= $(shell pkg-config --variable=libdir libcryptsetup 2>/dev/null)/cryptsetup
 UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/lib/udev)
 # udev rules and units are templates; @SBINDIR@ becomes where volkey is installed.
-UDEV_RULES := $(BUILD)/udev/70-volkey.rules
+UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
+SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
 .PHONY: bench-unwrap bench-unlock fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(VOLKEY) $(TOKEN_SO) $(UDEV_RULES)
+all: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO) $(UDEV_RULES)
 
 $(BUILD)/udev/%: udev/%.in
 	@mkdir -p $(dir $@)
@@ -77,6 +80,10 @@ $(VOLKEY): $(CLI_OBJ) $(LIBVOLKEY)
 	@echo "  LD      $@"
 	@$(CC) -o $@ $(CLI_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
 
+$(VOLKEYD): $(VOLKEYD_OBJ) $(LIBVOLKEY)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $(VOLKEYD_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
+
 $(TOKEN_SO): $(TOKEN_OBJ) $(LIBVOLKEY) tools/token/token.sym
 	@echo "  LD      $@"
 	@$(CC) -shared -o $@ $(TOKEN_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) -Wl,-z,nodelete \
@@ -92,7 +99,7 @@ $(BUILD)/tests/progs/%: $(BUILD)/tests/progs/%.o $(LIBVOLKEY)
 	@echo "  LD      $@"
 	@$(CC) -o $@ $< $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
 
-tests-build: $(VOLKEY) $(TOKEN_SO) $(UDEV_RULES) $(UNIT_BIN) $(PROG_BIN)
+tests-build: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO) $(UDEV_RULES) $(UNIT_BIN) $(PROG_BIN)
 
 deps:
 	@tools/install-deps
@@ -148,14 +155,17 @@ demo: deps
 	@$(MAKE) --no-print-directory tests-build rig-image
 	@tools/demo/run
 
-install: $(VOLKEY) $(TOKEN_SO)
+install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	install -D -m 0755 $(VOLKEY) $(DESTDIR)$(SBINDIR)/volkey
+	install -D -m 0755 $(VOLKEYD) $(DESTDIR)$(SBINDIR)/volkeyd
 	install -D -m 0644 docs/man/volkey.8 $(DESTDIR)$(MANDIR)/man8/volkey.8
 	install -D -m 0644 $(TOKEN_SO) $(DESTDIR)$(TOKENDIR)/libcryptsetup-token-volkey.so
 	install -d $(DESTDIR)$(UDEVDIR)/rules.d
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/70-volkey.rules.in >$(DESTDIR)$(UDEVDIR)/rules.d/70-volkey.rules
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/volkeyd.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/volkeyd.service
 
 clean:
 	rm -rf build build-asan
 
--include $(AGENT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(PROG_BIN:=.d)
+-include $(AGENT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d) $(VOLKEYD_OBJ:.o=.d) $(UNIT_BIN:=.d) $(PROG_BIN:=.d)

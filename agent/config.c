@@ -21,6 +21,7 @@ void config_defaults(struct volkey_config *c)
 	c->kms_retry_cap_ms = 20000;
 	c->imds_timeout_ms = 1000;
 	snprintf(c->p11_mechanism, sizeof(c->p11_mechanism), "aes-key-wrap");
+	policy_defaults(&c->policy);
 }
 
 static int set_str(char *dst, size_t n, const char *v)
@@ -159,10 +160,11 @@ static int handler(void *user, const char *section, const char *name, const char
 		}
 		return 0;
 	}
-	/* Sections of later features are accepted and ignored here. */
-	if (!strcmp(section, "volkey") || !strcmp(section, "instance-store") || !strcmp(section, "ebs") ||
-	    !strncmp(section, "device:", 7))
-		return 1;
+	{
+		int r = policy_set(&c->policy, section, name, value);
+		if (r >= 0)
+			return r;
+	}
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include "policy.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/volkey/volkey.conf"
 #define CONFIG_MAX_REGIONS 8
@@ -46,6 +47,8 @@ struct volkey_config {
 	/* [nvme] match = CLASS|MODEL-GLOB|SERIAL-GLOB, repeatable (see nvme_id.h) */
 	char nvme_match[8][128];
 	int nvme_nmatch;
+	/* [volkey], [instance-store], [ebs]: the agent's policy */
+	struct policy policy;
 };
 
 void config_defaults(struct volkey_config *c);

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The agent's provisioning policy: what volkeyd may do to which device, from
+ * the [volkey], [instance-store] and [ebs] sections of volkey.conf
+ * (docs/config.md). A device with foreign data is never touched, whatever
+ * the policy says. */
+#pragma once
+
+#include <stdbool.h>
+
+enum provision_mode {
+	PROVISION_OFF,       /* leave blank devices alone */
+	PROVISION_AUTO,      /* format blank ones with `key`, then open */
+	PROVISION_EPHEMERAL, /* a random volume key kept nowhere: scratch, gone at reboot */
+};
+
+struct class_policy {
+	enum provision_mode provision;
+	char key[512];     /* key URI for PROVISION_AUTO */
+	char mkfs[16];     /* "", "ext4" or "xfs": after a new format */
+	char mount[256];   /* "" or a mount point; "%s" is replaced by the device's id */
+};
+
+#define POLICY_MAX_EBS 16
+
+struct policy {
+	long unlock_timeout_ms;   /* per device: then it fails visibly and the others go on */
+	char status_file[256];    /* /run/volkey/status.json */
+	struct class_policy instance_store;
+	struct class_policy ebs;  /* provision applies only to volumes listed in ebs_volumes */
+	char ebs_volumes[POLICY_MAX_EBS][32];
+	int n_ebs_volumes;
+};
+
+void policy_defaults(struct policy *p);
+/* Takes one key of the sections above; returns 1 if taken, 0 for a bad value,
+ * -1 when the section is not a policy section. */
+int policy_set(struct policy *p, const char *section, const char *name, const char *value);
+const char *provision_mode_to_string(enum provision_mode m);
+/* Whether vol-id is listed for provisioning in [ebs] volumes. */
+bool policy_ebs_listed(const struct policy *p, const char *volume_id);

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <blkid/blkid.h>
+
+#include "devcheck.h"
+#include "provision.h"
+#include "secret.h"
+#include "volume.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int done(struct device_outcome *o, const char *state, int r, const char *fmt, const char *a, const char *b)
+{
+	snprintf(o->state, sizeof(o->state), "%s", state);
+	snprintf(o->detail, sizeof(o->detail), fmt, a ? a : "", b ? b : "");
+	o->error = r < 0 ? r : 0;
+	return r < 0 ? r : 0;
+}
+
+static void classify(const char *devnode, const struct nvme_rules *rules, struct device_outcome *o,
+		     struct nvme_ident *n)
+{
+	struct nvme_id_ctrl id;
+	const char *base = strrchr(devnode, '/') ? strrchr(devnode, '/') + 1 : devnode;
+
+	memset(n, 0, sizeof(*n));
+	n->cls = NVME_CLASS_OTHER;
+	n->instance_store_index = -1;
+	if (strncmp(base, "nvme", 4) == 0 && nvme_identify_path(devnode, &id) == 0)
+		nvme_classify(&id, rules, n);
+	snprintf(o->cls, sizeof(o->cls), "%s", nvme_class_to_string(n->cls));
+	if (n->cls == NVME_CLASS_EBS)
+		snprintf(o->id, sizeof(o->id), "%s", n->ebs_volume_id);
+	else if (n->cls == NVME_CLASS_INSTANCE_STORE)
+		snprintf(o->id, sizeof(o->id), "%s", n->serial);
+}
+
+/* Stable mapping names: volkey-ebs-vol-…, volkey-is-N or volkey-is-SERIAL, volkey-UUID. */
+static void mapping_name(const struct nvme_ident *n, const struct device_outcome *o, const char *uuid, char *buf,
+			 size_t len)
+{
+	if (n->cls == NVME_CLASS_EBS && o->id[0])
+		snprintf(buf, len, "volkey-ebs-%s", o->id);
+	else if (n->cls == NVME_CLASS_INSTANCE_STORE && n->instance_store_index >= 0)
+		snprintf(buf, len, "volkey-is-%d", n->instance_store_index);
+	else if (n->cls == NVME_CLASS_INSTANCE_STORE && o->id[0])
+		snprintf(buf, len, "volkey-is-%s", o->id);
+	else
+		snprintf(buf, len, "volkey-%s", uuid);
+}
+
+static const struct class_policy *class_policy(const struct volkey_config *cfg, const struct nvme_ident *n)
+{
+	if (n->cls == NVME_CLASS_INSTANCE_STORE)
+		return &cfg->policy.instance_store;
+	if (n->cls == NVME_CLASS_EBS)
+		return &cfg->policy.ebs;
+	return NULL;
+}
+
+/* May the policy format this device (blank, or our own interrupted format)? */
+static enum provision_mode may_format(const struct volkey_config *cfg, const struct nvme_ident *n,
+				      const struct device_outcome *o)
+{
+	if (n->cls == NVME_CLASS_INSTANCE_STORE)
+		return cfg->policy.instance_store.provision;
+	if (n->cls == NVME_CLASS_EBS && policy_ebs_listed(&cfg->policy, o->id) &&
+	    cfg->policy.ebs.provision == PROVISION_AUTO)
+		return PROVISION_AUTO;
+	return PROVISION_OFF;
+}
+
+static int run_mkfs(const char *fstype, const char *dev)
+{
+	char prog[32];
+	pid_t pid;
+	int st;
+
+	snprintf(prog, sizeof(prog), "mkfs.%s", fstype);
+	pid = fork();
+	if (pid < 0)
+		return negative_errno();
+	if (pid == 0) {
+		execlp(prog, prog, "-q", dev, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return negative_errno();
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+static int fs_type(const char *dev, char *buf, size_t n)
+{
+	blkid_probe pr = blkid_new_probe_from_filename(dev);
+	const char *t = NULL;
+	int r = -ENODATA;
+
+	if (!pr)
+		return -errno ? -errno : -EIO;
+	blkid_probe_enable_superblocks(pr, 1);
+	if (blkid_do_safeprobe(pr) == 0 && blkid_probe_lookup_value(pr, "TYPE", &t, NULL) == 0) {
+		snprintf(buf, n, "%s", t);
+		r = 0;
+	}
+	blkid_free_probe(pr);
+	return r;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[256];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+				return negative_errno();
+			*p = '/';
+		}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return negative_errno();
+	return 0;
+}
+
+/* mkfs (after a new format only) and mount, as the class policy says. */
+static int finish(const struct class_policy *cp, bool fresh, const char *id, struct device_outcome *o)
+{
+	char mp[256], type[32];
+	int r;
+
+	if (!cp)
+		return 0;
+	if (fresh && cp->mkfs[0]) {
+		r = run_mkfs(cp->mkfs, o->mapping);
+		if (r < 0)
+			return r;
+	}
+	if (!cp->mount[0])
+		return 0;
+	snprintf(mp, sizeof(mp), cp->mount, id);
+	if (fs_type(o->mapping, type, sizeof(type)) < 0)
+		return -ENODATA;
+	r = mkdir_p(mp);
+	if (r < 0)
+		return r;
+	if (mount(o->mapping, mp, type, MS_NOATIME, NULL) < 0 && errno != EBUSY)
+		return negative_errno();
+	snprintf(o->mountpoint, sizeof(o->mountpoint), "%s", mp);
+	return 0;
+}
+
+static int open_volume(const char *devnode, const struct volkey_config *cfg, const struct nvme_ident *n,
+		       struct device_outcome *o)
+{
+	struct unlock_result u = { .token = -1 };
+	struct errbuf e = { { 0 } };
+	struct volume v;
+	char name[128];
+	int r;
+
+	r = volume_load(devnode, &v, &e);
+	if (r < 0)
+		return done(o, "failed", r, "%s%s", e.msg, NULL);
+	snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v.uuid);
+	mapping_name(n, o, v.uuid, name, sizeof(name));
+	r = volume_open(&v, cfg, name, 0, &u, &e);
+	o->token = u.token;
+	unlock_result_clear(&u);
+	volume_done(&v);
+	if (r < 0)
+		return done(o, "failed", r, "%s%s", e.msg, NULL);
+	snprintf(o->mapping, sizeof(o->mapping), "/dev/mapper/%s", name);
+	return 0;
+}
+
+static int format_auto(const char *devnode, const struct volkey_config *cfg, const struct class_policy *cp,
+		       struct device_outcome *o)
+{
+	struct format_opts fo = { .device = devnode, .nkeys = 1 };
+	struct errbuf e = { { 0 } };
+	char ctx[96];
+	int r;
+
+	if (!cp->key[0])
+		return done(o, "failed", -EINVAL, "policy says provision=auto but names no key%s%s", NULL, NULL);
+	fo.keys[0] = cp->key;
+	if (o->id[0]) {
+		snprintf(ctx, sizeof(ctx), "device=%s", o->id);
+		fo.context[fo.ncontext++] = ctx;
+	}
+	r = volume_format(&fo, cfg, o->luks_uuid, sizeof(o->luks_uuid), &e);
+	if (r < 0)
+		return done(o, "failed", r, "%s%s", e.msg, NULL);
+	return 0;
+}
+
+/* A LUKS2 header marked volkey-ephemeral, a random volume key, no keyslot: the
+ * key exists only in the kernel's mapping and is gone at reboot. */
+static int ephemeral(const char *devnode, const struct nvme_ident *n, struct device_outcome *o)
+{
+	struct crypt_params_luks2 params = { .sector_size = 4096, .subsystem = VOLKEY_SUBSYSTEM_EPHEMERAL };
+	struct crypt_device *cd = NULL;
+	char name[128];
+	int r;
+
+	r = crypt_init(&cd, devnode);
+	if (r >= 0)
+		r = volume_set_fast_pbkdf(cd);
+	if (r >= 0)
+		r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL, NULL, 64, &params);
+	if (r >= 0) {
+		snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", crypt_get_uuid(cd));
+		mapping_name(n, o, o->luks_uuid, name, sizeof(name));
+		r = crypt_activate_by_volume_key(cd, name, NULL, 0, 0);
+	}
+	crypt_free(cd);
+	if (r < 0)
+		return done(o, "failed", r, "ephemeral format of %s failed: %s", devnode, strerror(-r));
+	snprintf(o->mapping, sizeof(o->mapping), "/dev/mapper/%s", name);
+	return 0;
+}
+
+static bool mapped_by_dm_crypt(const struct dev_state *s)
+{
+	return strncmp(s->holder, "dm-", 3) == 0;
+}
+
+int provision_device(const char *devnode, const struct volkey_config *cfg, const struct nvme_rules *rules,
+		     struct device_outcome *o)
+{
+	const struct class_policy *cp;
+	struct nvme_ident n;
+	struct dev_state s;
+	double t0 = now_s();
+	bool fresh = false;
+	int r;
+
+	memset(o, 0, sizeof(*o));
+	o->token = -1;
+	snprintf(o->device, sizeof(o->device), "%s", devnode);
+	classify(devnode, rules, o, &n);
+	cp = class_policy(cfg, &n);
+	r = dev_probe(devnode, &s);
+	if (r < 0) {
+		done(o, "failed", r, "cannot probe %s: %s", devnode, strerror(-r));
+		goto out;
+	}
+	if (s.mountpoint[0] || (s.holder[0] && !mapped_by_dm_crypt(&s))) {
+		done(o, "untouched", 0, "in use (%s%s)", s.mountpoint[0] ? s.mountpoint : s.holder, NULL);
+		goto out;
+	}
+	if (!strcmp(s.signature, "crypto_LUKS")) {
+		struct volume v;
+		struct errbuf e = { { 0 } };
+		char sub[64] = "";
+
+		if (volume_load(devnode, &v, &e) == 0) {
+			snprintf(sub, sizeof(sub), "%s", v.subsystem);
+			snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v.uuid);
+			volume_done(&v);
+		}
+		if (s.holder[0]) {
+			snprintf(o->mapping, sizeof(o->mapping), "%s", s.holder);
+			done(o, "already-open", 0, "held by %s%s", s.holder, NULL);
+			goto out;
+		}
+		if (!strcmp(sub, VOLKEY_SUBSYSTEM)) {
+			r = open_volume(devnode, cfg, &n, o);
+			if (r < 0)
+				goto out;
+			done(o, "unlocked", 0, "unlocked through token %s%s", "", NULL);
+			snprintf(o->detail, sizeof(o->detail), "unlocked through token %d", o->token);
+		} else if (!strcmp(sub, VOLKEY_SUBSYSTEM_PROVISIONING) && may_format(cfg, &n, o) == PROVISION_AUTO) {
+			r = format_auto(devnode, cfg, cp, o);
+			if (r < 0)
+				goto out;
+			r = open_volume(devnode, cfg, &n, o);
+			if (r < 0)
+				goto out;
+			fresh = true;
+			done(o, "formatted", 0, "finished an interrupted format%s%s", NULL, NULL);
+		} else if (!strcmp(sub, VOLKEY_SUBSYSTEM_EPHEMERAL) && may_format(cfg, &n, o) == PROVISION_EPHEMERAL) {
+			r = ephemeral(devnode, &n, o);
+			if (r < 0)
+				goto out;
+			fresh = true;
+			done(o, "ephemeral", 0, "new ephemeral key (the previous contents are gone by design)%s%s", NULL,
+			     NULL);
+		} else {
+			done(o, "untouched", 0, "LUKS volume%s%s not covered by the policy", sub[0] ? " " : "", sub);
+			goto out;
+		}
+	} else if (s.signature[0] || s.has_data) {
+		done(o, "untouched", 0, "foreign data (%s%s)", s.signature[0] ? s.signature : "non-zero bytes", NULL);
+		goto out;
+	} else {
+		enum provision_mode m = may_format(cfg, &n, o);
+
+		if (m == PROVISION_OFF) {
+			done(o, "untouched", 0, "blank; the policy does not provision %s%s", o->cls,
+			     n.cls == NVME_CLASS_EBS ? " volumes not listed in [ebs] volumes" : " devices");
+			goto out;
+		}
+		r = m == PROVISION_EPHEMERAL ? ephemeral(devnode, &n, o) : format_auto(devnode, cfg, cp, o);
+		if (r < 0)
+			goto out;
+		if (m == PROVISION_AUTO) {
+			r = open_volume(devnode, cfg, &n, o);
+			if (r < 0)
+				goto out;
+		}
+		fresh = true;
+		done(o, m == PROVISION_EPHEMERAL ? "ephemeral" : "formatted", 0, "%s%s",
+		     m == PROVISION_EPHEMERAL ? "new ephemeral volume" : "formatted and unlocked", NULL);
+	}
+	r = finish(cp, fresh, o->id[0] ? o->id : o->luks_uuid, o);
+	if (r < 0)
+		done(o, "failed", r, "unlocked, but mkfs or mount failed: %s%s", strerror(-r), NULL);
+out:
+	o->seconds = now_s() - t0;
+	return o->error;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The agent's per-device record, kept in memory and written atomically (temp
+ * file + rename) to /run/volkey/status.json after every change, for
+ * `volkey status` and for people. Thread-safe. */
+#pragma once
+
+#include <stdbool.h>
+#include "provision.h"
+
+int statusfile_init(const char *path);
+/* Records (replaces) the outcome for o->device and rewrites the file. */
+void statusfile_put(const struct device_outcome *o);
+/* Marks a device as being worked on. */
+void statusfile_working(const char *device);
+void statusfile_set_ready(bool ready);
+/* The state recorded for device, "" if none. */
+void statusfile_state(const char *device, char *buf, size_t n);

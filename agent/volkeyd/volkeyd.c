@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* volkeyd: the boot agent. Coldplugs the block devices present, follows hotplug
+ * through libudev, and hands each device to provision_device() in its own
+ * thread, so a slow key service delays only the devices that need it. Reports
+ * readiness to systemd once every device present at start has an outcome or
+ * has run past [volkey] unlock_timeout_ms, writes /run/volkey/status.json, and
+ * logs one line per device. --once: coldplug, wait, exit (tests, initramfs). */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <libudev.h>
+#include <systemd/sd-daemon.h>
+
+#include "aws_creds.h"
+#include "log.h"
+#include "memhooks.h"
+#include "provision.h"
+#include "statusfile.h"
+#include "volume.h"
+
+#define MAX_INFLIGHT 128
+
+static struct volkey_config cfg;
+static struct nvme_rules rules;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static char inflight[MAX_INFLIGHT][256];
+static bool again[MAX_INFLIGHT]; /* an event came while the device was being handled */
+static int ninflight, failures;
+
+static void submit(const char *devnode);
+
+static int find_inflight(const char *dev)
+{
+	for (int i = 0; i < ninflight; i++)
+		if (!strcmp(inflight[i], dev))
+			return i;
+	return -1;
+}
+
+static void *worker(void *p)
+{
+	char *dev = p;
+	struct device_outcome o;
+
+	provision_device(dev, &cfg, &rules, &o);
+	statusfile_put(&o);
+	if (!strcmp(o.state, "failed"))
+		log_error("%s (%s%s%s): %s", dev, o.cls, o.id[0] ? " " : "", o.id, o.detail);
+	else
+		log_info("%s (%s%s%s): %s: %s%s%s [%.2f s]", dev, o.cls, o.id[0] ? " " : "", o.id, o.state, o.detail,
+			 o.mountpoint[0] ? ", mounted on " : "", o.mountpoint, o.seconds);
+	bool redo = false;
+	int i;
+
+	pthread_mutex_lock(&mu);
+	failures += !strcmp(o.state, "failed");
+	i = find_inflight(dev);
+	if (i >= 0) {
+		redo = again[i];
+		memmove(inflight[i], inflight[ninflight - 1], sizeof(inflight[0]));
+		again[i] = again[ninflight - 1];
+		ninflight--;
+	}
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	/* The device changed while we looked at it (a format by hand, say): look again. */
+	if (redo)
+		submit(dev);
+	free(dev);
+	return NULL;
+}
+
+/* Settled outcomes are not redone on a "change" event; untouched and failed ones are. */
+static bool settled(const char *dev)
+{
+	char st[24];
+
+	statusfile_state(dev, st, sizeof(st));
+	return !strcmp(st, "unlocked") || !strcmp(st, "formatted") || !strcmp(st, "ephemeral") ||
+	       !strcmp(st, "already-open");
+}
+
+static bool wanted(struct udev_device *d)
+{
+	const char *name = udev_device_get_sysname(d), *type = udev_device_get_devtype(d);
+	const char *size = udev_device_get_sysattr_value(d, "size");
+	static const char *const skip[] = { "dm-", "md", "ram", "zram", "sr", "fd", "nbd" };
+
+	if (!name || !type || strcmp(type, "disk") || !udev_device_get_devnode(d) || !size || !strcmp(size, "0"))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(skip); i++)
+		if (!strncmp(name, skip[i], strlen(skip[i])))
+			return false;
+	return true;
+}
+
+static void submit(const char *devnode)
+{
+	pthread_t th;
+	char *dup;
+
+	int i;
+
+	pthread_mutex_lock(&mu);
+	i = find_inflight(devnode);
+	if (i >= 0)
+		again[i] = true;
+	if (i >= 0 || settled(devnode) || ninflight == MAX_INFLIGHT || !(dup = strdup(devnode))) {
+		pthread_mutex_unlock(&mu);
+		return;
+	}
+	again[ninflight] = false;
+	snprintf(inflight[ninflight++], sizeof(inflight[0]), "%s", devnode);
+	pthread_mutex_unlock(&mu);
+	statusfile_working(devnode);
+	if (pthread_create(&th, NULL, worker, dup) != 0) {
+		pthread_mutex_lock(&mu);
+		ninflight--;
+		pthread_mutex_unlock(&mu);
+		free(dup);
+		log_error("%s: cannot start a worker thread", devnode);
+		return;
+	}
+	pthread_detach(th);
+}
+
+static void coldplug(struct udev *udev)
+{
+	struct udev_enumerate *en = udev_enumerate_new(udev);
+	struct udev_list_entry *e;
+
+	udev_enumerate_add_match_subsystem(en, "block");
+	udev_enumerate_scan_devices(en);
+	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en))
+	{
+		struct udev_device *d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
+		if (d && wanted(d))
+			submit(udev_device_get_devnode(d));
+		udev_device_unref(d);
+	}
+	udev_enumerate_unref(en);
+}
+
+/* Waits for the coldplug workers, at most timeout_ms. Returns how many still run. */
+static int wait_workers(long timeout_ms)
+{
+	struct timespec ts;
+	int left;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&mu);
+	while (ninflight > 0)
+		if (pthread_cond_timedwait(&cv, &mu, &ts) != 0)
+			break;
+	left = ninflight;
+	for (int i = 0; i < ninflight; i++)
+		log_error("%s: no outcome within %ld ms; boot goes on, the device keeps trying", inflight[i],
+			  timeout_ms);
+	pthread_mutex_unlock(&mu);
+	return left;
+}
+
+static int serve(struct udev *udev, struct udev_monitor *mon)
+{
+	struct pollfd pfd[2];
+	sigset_t mask;
+	int sfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0)
+		return log_error_errno(negative_errno(), "signalfd: %m");
+	pfd[0] = (struct pollfd){ .fd = udev_monitor_get_fd(mon), .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return log_error_errno(negative_errno(), "poll: %m");
+		}
+		if (pfd[1].revents)
+			break;
+		if (pfd[0].revents) {
+			struct udev_device *d = udev_monitor_receive_device(mon);
+			const char *action = d ? udev_device_get_action(d) : NULL;
+			if (d && action && (!strcmp(action, "add") || !strcmp(action, "change")) && wanted(d))
+				submit(udev_device_get_devnode(d));
+			udev_device_unref(d);
+		}
+	}
+	(void)udev;
+	sd_notify(0, "STOPPING=1");
+	log_info("stopping (mappings stay)");
+	close(sfd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "once", no_argument, NULL, '1' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *config = NULL;
+	struct udev_monitor *mon = NULL;
+	struct udev *udev;
+	bool once = false;
+	sigset_t mask;
+	int c, r, left;
+
+	memhooks_setup();
+	aws_env_capture();
+	log_setup("volkeyd");
+	volume_log_setup();
+	crypt_token_external_disable();
+	while ((c = getopt_long(argc, argv, "c:d1h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			log_set_max_level(LOG_DEBUG);
+			break;
+		case '1':
+			once = true;
+			break;
+		case 'h':
+			printf("Usage: volkeyd [--config FILE] [--debug] [--once]\n"
+			       "The volkey boot agent: unlocks and provisions block devices as volkey.conf says.\n");
+			return 0;
+		default:
+			return 1;
+		}
+	}
+	r = config_load(config, &cfg, &c);
+	if (r < 0) {
+		log_error("cannot read the configuration: %s", r == -EINVAL ? "syntax or value error" : strerror(-r));
+		return 1;
+	}
+	r = nvme_rules_from_config(&cfg, &rules);
+	if (r < 0)
+		return log_error("bad [nvme] match rule"), 1;
+	r = statusfile_init(cfg.policy.status_file);
+	if (r < 0)
+		log_warning_errno(r, "cannot create the directory of %s: %m", cfg.policy.status_file);
+	/* Signals are read from a signalfd, in the main thread only. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	udev = udev_new();
+	if (!udev)
+		return log_error("udev_new failed"), 1;
+	if (!once) {
+		/* Listen before enumerating, so no device falls between the two. */
+		mon = udev_monitor_new_from_netlink(udev, "udev");
+		if (!mon || udev_monitor_filter_add_match_subsystem_devtype(mon, "block", "disk") < 0 ||
+		    udev_monitor_enable_receiving(mon) < 0)
+			return log_error("cannot listen to udev events"), 1;
+	}
+	log_info("starting: instance-store provision=%s, %d EBS volume(s) listed for provisioning",
+		 provision_mode_to_string(cfg.policy.instance_store.provision), cfg.policy.n_ebs_volumes);
+	coldplug(udev);
+	left = wait_workers(cfg.policy.unlock_timeout_ms);
+	statusfile_set_ready(true);
+	sd_notifyf(0, "READY=1\nSTATUS=%d device(s) failed, %d still working", failures, left);
+	log_info("ready: %d failed, %d still working", failures, left);
+	if (once) {
+		udev_unref(udev);
+		/* Workers past the timeout keep running; do not run exit handlers under them. */
+		fflush(stderr);
+		_exit(failures || left ? 1 : 0);
+	}
+	r = serve(udev, mon);
+	udev_monitor_unref(mon);
+	udev_unref(udev);
+	fflush(stderr);
+	_exit(r < 0 ? 1 : 0);
+}
