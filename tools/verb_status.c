@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
+#include "verb_util.h"
 #include "verbs.h"
 #include "volume.h"
 #include "volume_status.h"
@@ -65,6 +67,9 @@ static void print_text(struct json_object *o)
 		       strna(jstr(k, "pbkdf")), strna(jstr(k, "iterations")));
 	}
 	print_flags("persistent flags", jget(o, "persistent_flags"));
+	if (jget(o, "agent"))
+		printf("  volkeyd          %s: %s\n", strna(jstr(jget(o, "agent"), "state")),
+		       strna(jstr(jget(o, "agent"), "detail")));
 	a = jget(o, "mappings");
 	if (!a || !json_object_array_length(a))
 		printf("  mapping          none\n");
@@ -75,6 +80,54 @@ static void print_text(struct json_object *o)
 	}
 }
 
+/* The agent's record (/run/volkey/status.json), or NULL when volkeyd has not run. */
+static struct json_object *agent_status(void)
+{
+	struct volkey_config cfg;
+
+	if (config_load(arg_config, &cfg, NULL) < 0)
+		return NULL;
+	return json_object_from_file(cfg.policy.status_file);
+}
+
+static struct json_object *agent_device(struct json_object *agent, const char *device)
+{
+	struct json_object *devs = agent ? jget(agent, "devices") : NULL;
+
+	for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i);
+		if (streq_ptr(jstr(d, "device"), device))
+			return d;
+	}
+	return NULL;
+}
+
+/* Adds the agent's view of a volume to its status object. */
+static void merge_agent(struct json_object *v, struct json_object *agent)
+{
+	struct json_object *d = agent_device(agent, jstr(v, "device"));
+
+	if (d)
+		json_object_object_add(v, "agent", json_object_get(d));
+}
+
+/* The agent's own summary: every device it looked at, volkey volume or not. */
+static void print_agent(struct json_object *agent)
+{
+	struct json_object *devs = agent ? jget(agent, "devices") : NULL, *a = agent ? jget(agent, "agent") : NULL;
+
+	if (!a)
+		return;
+	printf("volkeyd: %s (pid %s, started %s)\n", json_object_get_boolean(jget(a, "ready")) ? "ready" : "starting",
+	       strna(jstr(a, "pid")), strna(jstr(a, "started")));
+	for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i);
+		printf("  %-16s %-8s %-14s %s%s%s\n", jstr(d, "device"), strna(jstr(d, "class")), strna(jstr(d, "state")),
+		       strna(jstr(d, "detail")), jstr(d, "mountpoint") ? ", mounted on " : "",
+		       jstr(d, "mountpoint") ? jstr(d, "mountpoint") : "");
+	}
+}
+
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -82,7 +135,7 @@ static int run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct json_object *all = NULL;
+	struct json_object *all = NULL, *agent = NULL;
 	bool json = false;
 	char **list = NULL;
 	int c, r = 0, n;
@@ -106,6 +159,9 @@ static int run(int argc, char **argv)
 		r = volume_status_json(argv[optind], &all, &e);
 		if (r < 0)
 			return log_error_errno(r, "%s", e.msg);
+		agent = agent_status();
+		merge_agent(all, agent);
+		json_object_put(agent);
 		if (json)
 			printf("%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY |
 									       JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -118,6 +174,7 @@ static int run(int argc, char **argv)
 	if (n < 0)
 		return log_error_errno(n, "status: cannot list block devices: %m");
 	all = json_object_new_array();
+	agent = agent_status();
 	for (int i = 0; i < n; i++) {
 		struct errbuf e = { { 0 } };
 		struct json_object *o = NULL;
@@ -125,6 +182,7 @@ static int run(int argc, char **argv)
 			log_warning("%s", e.msg);
 			r = -EIO;
 		} else {
+			merge_agent(o, agent);
 			json_object_array_add(all, o);
 		}
 		free(list[i]);
@@ -137,6 +195,9 @@ static int run(int argc, char **argv)
 	else
 		for (size_t i = 0; i < json_object_array_length(all); i++)
 			print_text(json_object_array_get_idx(all, i));
+	if (!json)
+		print_agent(agent);
+	json_object_put(agent);
 	json_object_put(all);
 	return r;
 }

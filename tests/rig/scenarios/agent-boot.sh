@@ -109,6 +109,12 @@ done
 [[ $(sha256sum <"$ext4") == "$sum_ext4" ]] || fail "the ext4 disk changed"
 [[ $(readlink -f /dev/disk/volkey/ebs/vol-0ebs00000000token) == "$ebs" ]] || fail "EBS link"
 echo "   boot 1: all devices settled ${boot1} s after the trigger"
+"$VOLKEY" status >"$TMP/status.txt"
+assert_grep '^volkeyd: ready' "$TMP/status.txt"
+assert_grep "^  $blank +ebs +untouched +blank" "$TMP/status.txt"
+"$VOLKEY" status "$ebs" --json >"$TMP/st.json"
+[[ $(json_get "$TMP/st.json" 'j["agent"]["state"]') == unlocked ]] || fail "volkey status does not show the agent's outcome"
+[[ $(json_get "$TMP/st.json" 'j["mappings"][0]["name"]') == volkey-ebs-vol-0ebs00000000token ]] || fail "status mapping"
 is_uuids="$(cryptsetup luksUUID "$is1") $(cryptsetup luksUUID "$is2")"
 echo data >"/mnt/instance-store/$(field "$is1" id)/kept.txt"
 
