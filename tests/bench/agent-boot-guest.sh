@@ -1,0 +1,62 @@
+#!/bin/bash
+# Guest half of `make bench-agent` (run by tests/bench/agent-boot.sh inside the rig):
+# N volkey volumes with an aws-kms token each (loop devices), the KMS double over
+# TLS on loopback, volkeyd started as at boot. Prints, for N = 1 and N = 8: time
+# from start to every device unlocked, KMS Decrypt calls and TLS handshakes for
+# the boot (the stats request's own handshake not counted), and volkeyd's peak resident memory. Numbers only; fails only if the
+# run itself fails.
+source "$RIG_SRC/tests/rig/lib.bash"
+VOLKEYD=$RIG_SRC/$BUILD/volkeyd
+ip link set lo up
+KEYID=1234abcd-12ab-34cd-56ef-1234567890ab
+cat >"$TMP/kms.json" <<JSON
+{"region": "eu-west-1", "account": "111122223333", "seed": "volkey-bench-seed",
+ "credentials": [{"access_key": "AKIDTEST1", "secret_key": "sekrit/abc+def", "session_token": null}],
+ "keys": [{"id": "$KEYID", "aliases": ["alias/vol"], "state": "Enabled"}]}
+JSON
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$TMP/k.pem" -out "$TMP/c.pem" 2>/dev/null
+"$PY" "$RIG_SRC/tests/fakes/kms.py" --port-file "$TMP/kms.port" --config "$TMP/kms.json" \
+	--tls-cert "$TMP/c.pem" --tls-key "$TMP/k.pem" 2>"$TMP/kms.err" &
+kms_pid=$!
+on_exit "kill $kms_pid 2>/dev/null"
+for _ in $(seq 1 100); do [[ -s $TMP/kms.port ]] && break; sleep 0.1; done
+[[ -s $TMP/kms.port ]] || { cat "$TMP/kms.err"; fail "KMS double did not start"; }
+KMS=https://127.0.0.1:$(cat "$TMP/kms.port")
+export AWS_ACCESS_KEY_ID=AKIDTEST1 AWS_SECRET_ACCESS_KEY='sekrit/abc+def' AWS_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true
+mkdir -p /etc/volkey
+printf '[kms]\nendpoint = %s\nca_file = %s\n[volkey]\nunlock_timeout_ms = 120000\n' "$KMS" "$TMP/c.pem" >/etc/volkey/volkey.conf
+stats() { curl -sf --cacert "$TMP/c.pem" "$KMS/_volkey/stats"; }
+/lib/systemd/systemd-udevd --daemon
+on_exit "udevadm control --exit"
+
+echo "agent boot benchmark (guest: QEMU/TCG, loop devices, one aws-kms token each, KMS double over TLS):"
+for n in 1 8; do
+	devs=()
+	for i in $(seq 1 "$n"); do
+		truncate -s 20M "$TMP/v$n-$i.img"
+		devs+=("$(losetup -f --show "$TMP/v$n-$i.img")")
+		"$VOLKEY" format "${devs[-1]}" --key aws-kms:alias/vol --yes >/dev/null 2>&1 || fail "format"
+	done
+	rm -f /run/volkey/status.json
+	s0=$(stats)
+	t0=$EPOCHREALTIME
+	"$VOLKEYD" >"$TMP/agent.$n.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 1200); do
+		[[ -s /run/volkey/status.json && $(json_get /run/volkey/status.json 'j["agent"]["ready"]') == True ]] && break
+		sleep 0.05
+	done
+	wall=$(awk "BEGIN{printf \"%.2f\", $EPOCHREALTIME - $t0}")
+	hwm=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
+	s1=$(stats)
+	ok=$(json_get /run/volkey/status.json 'sum(d["state"] == "unlocked" for d in j["devices"])')
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+	read -r dec hs <<<"$("$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(b["calls"].get("Decrypt",0)-a["calls"].get("Decrypt",0), b["tls_handshakes"]-a["tls_handshakes"]-1)' "$s0" "$s1")"
+	slowest=$(json_get /run/volkey/status.json 'max(d["seconds"] for d in j["devices"])')
+	printf '  %d device(s): all unlocked %s s after start (slowest device %.2f s); KMS Decrypt calls %s, TLS handshakes %s; volkeyd peak RSS %s MiB\n' \
+		"$n" "$wall" "$slowest" "$dec" "$hs" "$hwm"
+	[[ $ok -eq $n ]] || { cat "$TMP/agent.$n.log"; fail "$ok of $n unlocked"; }
+	for d in /dev/mapper/volkey-*; do cryptsetup close "$(basename "$d")"; done
+	for d in "${devs[@]}"; do losetup -d "$d"; done
+done
