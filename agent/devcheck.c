@@ -51,23 +51,50 @@ static bool all_zero(const unsigned char *b, size_t n)
 	return true;
 }
 
+/* "Blank" decides whether a device may be formatted without --force, and whether
+ * the agent may provision it: read the first 64 MiB and the last MiB in full, and
+ * 256 evenly spaced 64 KiB samples in between. A few bytes written elsewhere can
+ * still hide between samples (documented); every filesystem, partition table and
+ * volume header blkid knows is caught by the signature probe as well. */
+#define HEAD_BYTES (64ULL << 20)
+#define SAMPLES 256
+#define SAMPLE_BYTES (64 * 1024)
+
+static int range_zero(int fd, unsigned char *buf, unsigned long long off, unsigned long long len)
+{
+	while (len > 0) {
+		size_t want = len > SCAN_BYTES ? SCAN_BYTES : (size_t)len;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			break;
+		if (!all_zero(buf, (size_t)n))
+			return 0;
+		off += (unsigned long long)n;
+		len -= (unsigned long long)n;
+	}
+	return 1;
+}
+
 static int scan_data(int fd, struct dev_state *s)
 {
 	_cleanup_free_ unsigned char *buf = malloc(SCAN_BYTES);
-	unsigned long long offs[2] = { 0, s->size > SCAN_BYTES ? s->size - SCAN_BYTES : 0 };
-	ssize_t n;
+	unsigned long long head = s->size < HEAD_BYTES ? s->size : HEAD_BYTES;
+	int r;
 
 	if (!buf)
 		return -ENOMEM;
-	for (int i = 0; i < 2; i++) {
-		n = pread(fd, buf, SCAN_BYTES, (off_t)offs[i]);
-		if (n < 0)
-			return negative_errno();
-		if (!all_zero(buf, (size_t)n)) {
-			s->has_data = true;
-			break;
-		}
+	r = range_zero(fd, buf, 0, head);
+	if (r == 1 && s->size > head)
+		r = range_zero(fd, buf, s->size > SCAN_BYTES ? s->size - SCAN_BYTES : 0, SCAN_BYTES);
+	for (unsigned i = 0; r == 1 && s->size > head + SAMPLE_BYTES && i < SAMPLES; i++) {
+		unsigned long long off = head + (s->size - head - SAMPLE_BYTES) / SAMPLES * i;
+		r = range_zero(fd, buf, off & ~4095ULL, SAMPLE_BYTES);
 	}
+	if (r < 0)
+		return r;
+	s->has_data = r == 0;
 	return 0;
 }
 

@@ -44,6 +44,9 @@ refused "$dev" 5 'holds data \(non-zero bytes, no known signature\)'
 dd if=/dev/zero of="$dev" bs=1M count=1 status=none conv=notrunc
 printf 'tail data' | dd of="$dev" bs=1 seek=$((48 * 1024 * 1024 - 4096)) conv=notrunc status=none
 refused "$dev" 5 'holds data'
+dd if=/dev/zero of="$dev" bs=1M count=48 status=none
+printf 'middle data' | dd of="$dev" bs=1 seek=$((20 * 1024 * 1024 + 12345)) conv=notrunc status=none
+refused "$dev" 5 'holds data \(non-zero bytes'
 echo "== --force over data works"
 expect_exit 0 "$VOLKEY" format "$dev" --key "$k" --yes --force
 expect_exit 0 "$VOLKEY" open --test "$dev"
