@@ -22,4 +22,14 @@ rules=$TMP/root$(pkg-config --variable=udevdir udev)/rules.d/70-volkey.rules
 [[ -f $rules ]] || fail "no udev rules at $rules"
 grep -q 'IMPORT{program}="/usr/sbin/volkey nvme-id $devnode"' "$rules" || fail "udev rules do not name the installed volkey"
 ! grep -q '@SBINDIR@' "$rules" || fail "template left unfilled"
+unit=$TMP/root$(pkg-config --variable=systemdsystemunitdir systemd)/volkeyd.service
+[[ -f $unit ]] || fail "no unit at $unit"
+[[ -x $TMP/root/usr/sbin/volkeyd ]] || fail "no /usr/sbin/volkeyd"
+grep -qx 'ExecStart=/usr/sbin/volkeyd' "$unit" || fail "unit does not start the installed volkeyd"
+grep -qx 'Type=notify' "$unit" || fail "unit is not Type=notify"
+# systemd's own check of the unit (the binary path is resolved on this host, so point it at the build).
+sed "s|^ExecStart=.*|ExecStart=$VOLKEY_SRC/${BUILD:-build}/volkeyd|" "$unit" >"$TMP/volkeyd.service"
+systemd-analyze verify "$TMP/volkeyd.service" >"$TMP/verify" 2>&1 || true
+grep -v "man volkey(8)\|Documentation=" "$TMP/verify" | grep -q . && { cat "$TMP/verify"; fail "systemd-analyze verify complains"; }
+"$TMP/root/usr/sbin/volkeyd" --help | grep -q 'volkey boot agent' || fail "volkeyd --help"
 echo "install ok"
