@@ -122,7 +122,7 @@ static void print_agent(struct json_object *agent)
 	       strna(jstr(a, "pid")), strna(jstr(a, "started")));
 	for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
 		struct json_object *d = json_object_array_get_idx(devs, i);
-		printf("  %-16s %-8s %-14s %s%s%s\n", jstr(d, "device"), strna(jstr(d, "class")), strna(jstr(d, "state")),
+		printf("  %-16s %-15s %-13s %s%s%s\n", jstr(d, "device"), strna(jstr(d, "class")), strna(jstr(d, "state")),
 		       strna(jstr(d, "detail")), jstr(d, "mountpoint") ? ", mounted on " : "",
 		       jstr(d, "mountpoint") ? jstr(d, "mountpoint") : "");
 	}

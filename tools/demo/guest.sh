@@ -62,4 +62,36 @@ umount /mnt/demo
 cryptsetup close demo
 cryptsetup luksDump "$dev" | sed -n '/^Tokens:/,/^Digests:/p' | grep -v '^Digests' | sed 's/^/   /'
 
-say "Done. Next in volkey: the boot agent (udev + NVMe), rotation, and the fio benchmark."
+say "9. A boot: udev and the volkey agent take over every disk"
+mkdir -p /etc/volkey   # the guest's /etc is a throwaway overlay
+cat >/etc/volkey/volkey.conf <<'CONF'
+[nvme]
+; QEMU's controllers say "QEMU NVMe Ctrl"; on EC2 the built-in model strings match.
+match = ebs|QEMU NVMe Ctrl|vol*
+match = instance-store|QEMU NVMe Ctrl|AWS*
+[instance-store]
+provision = auto
+key = file:/run/volkey-demo/kek
+mkfs = ext4
+mount = /mnt/instance-store/%s
+[ebs]
+volumes = vol-0demo00000000002
+provision = auto
+key = file:/run/volkey-demo/kek
+mkfs = ext4
+mount = /mnt/ebs/%s
+CONF
+sed 's/^/   /' /etc/volkey/volkey.conf
+unset VOLKEY_CONFIG
+mkdir -p /run/udev/rules.d
+sed "s|@SBINDIR@|$RIG_SRC/build|g" udev/70-volkey.rules.in >/run/udev/rules.d/70-volkey.rules
+/lib/systemd/systemd-udevd --daemon
+udevadm trigger --subsystem-match=block --action=add && udevadm settle --timeout=60
+t build/volkeyd --once || true
+say "10. What the agent did (volkey status) and the stable names udev made"
+"$VOLKEY" status | sed -n '/^volkeyd:/,$p' | sed 's/^/   /'
+find /dev/disk/volkey -type l -printf '   %p -> %l\n' | sort
+df -h /mnt/instance-store/* /mnt/ebs/* | sed 's/^/   /'
+udevadm control --exit
+
+say "Done. Next in volkey: rotation (rewrap, new secret, online re-encryption, crypto erase) and the fio benchmark."
