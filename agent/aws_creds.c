@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +391,56 @@ static int from_imds(const struct volkey_config *cfg, struct aws_creds *c, char 
 	return 0;
 }
 
+/* Credentials fetched over the network (container, IMDS role) are shared by every
+ * context in the process: the agent unlocking eight devices at boot asks IMDS once,
+ * not eight times. A copy is handed out while it stays fresh; a KMS answer saying
+ * the token expired drops it (aws_creds_forget). */
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct aws_creds cache;
+
+static int creds_copy(const struct aws_creds *from, struct aws_creds *to)
+{
+	struct aws_creds c = *from;
+
+	c.secret = secret_dup(from->secret, strlen(from->secret) + 1);
+	c.token = from->token ? secret_dup(from->token, strlen(from->token) + 1) : NULL;
+	if (!c.secret || (from->token && !c.token)) {
+		aws_creds_clear(&c);
+		return -ENOMEM;
+	}
+	*to = c;
+	return 0;
+}
+
+void aws_creds_forget(void)
+{
+	pthread_mutex_lock(&cache_mu);
+	aws_creds_clear(&cache);
+	pthread_mutex_unlock(&cache_mu);
+}
+
+/* Container or IMDS credentials, through the cache. Serialized: concurrent callers
+ * wait for the one fetch instead of each making their own. */
+static int from_network(const struct volkey_config *cfg, struct aws_creds *c, char *err, size_t err_n)
+{
+	int r;
+
+	pthread_mutex_lock(&cache_mu);
+	if (aws_creds_fresh(&cache, time(NULL), 600)) {
+		r = creds_copy(&cache, c);
+		pthread_mutex_unlock(&cache_mu);
+		return r;
+	}
+	aws_creds_clear(&cache);
+	r = from_container(cfg, c, err, err_n);
+	if (r == -ENOENT)
+		r = from_imds(cfg, c, err, err_n);
+	if (r == 0 && creds_copy(c, &cache) < 0)
+		aws_creds_clear(&cache);
+	pthread_mutex_unlock(&cache_mu);
+	return r;
+}
+
 int aws_creds_load(const struct volkey_config *cfg, struct aws_creds *ret, char *err, size_t err_n)
 {
 	struct aws_creds c = { 0 };
@@ -401,9 +452,7 @@ int aws_creds_load(const struct volkey_config *cfg, struct aws_creds *ret, char 
 	if (r == -ENOENT)
 		r = from_shared(cfg, &c, err, err_n);
 	if (r == -ENOENT)
-		r = from_container(cfg, &c, err, err_n);
-	if (r == -ENOENT)
-		r = from_imds(cfg, &c, err, err_n);
+		r = from_network(cfg, &c, err, err_n);
 	if (r < 0) {
 		aws_creds_clear(&c);
 		if (r == -ENOENT) {

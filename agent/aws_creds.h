@@ -34,6 +34,8 @@ void aws_env_capture(void);
  * source is broken (bad file mode, unreachable service). */
 int aws_creds_load(const struct volkey_config *cfg, struct aws_creds *ret, char *err, size_t err_n);
 void aws_creds_clear(struct aws_creds *c);
+/* Drops the process-wide copy of network-fetched credentials (after ExpiredToken). */
+void aws_creds_forget(void);
 /* Still usable for at least margin seconds. */
 bool aws_creds_fresh(const struct aws_creds *c, time_t now, long margin);
 /* Region from the shared config file's profile (for the region chain), or -ENOENT. */

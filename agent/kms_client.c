@@ -162,6 +162,11 @@ static int endpoint_for(struct kms_client *k, const char *region, char *buf, siz
 	return 0;
 }
 
+/* Connections (and their TLS sessions) belong to one client and die with it. A
+ * process-wide pool (libcurl's share interface) was tried: a pooled connection keeps
+ * the SigV4 credentials it was opened with in ordinary heap for its whole life, and
+ * the secret-hygiene test found the AWS secret key in a core dump. Credentials are
+ * shared instead (aws_creds.c); connections are per device unlock. */
 static CURL *conn_for(struct kms_client *k, const char *endpoint)
 {
 	for (int i = 0; i < k->nconns; i++)
@@ -548,6 +553,7 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 					return kctx_fail(c, e, "KMS %s failed: %s", kms_op_name(q->op), last_msg);
 				refreshed = true;
 				aws_creds_clear(&k->creds);
+				aws_creds_forget();
 				attempt--; /* a credential refresh is not a retry */
 				continue;
 			}
