@@ -73,4 +73,16 @@ n=$(grep -c 'security-credentials/volkey-role"' "$IMDS_LOG")
 [[ $n -ge 2 ]] || fail "IMDS role credentials fetched $n time(s); expected a refresh"
 keys=$(grep -o '"access_key": "ASIAFAKEIMDS[0-9]*"' "$KMS_LOG_W" | sort -u | wc -l)
 [[ $keys -ge 2 ]] || fail "KMS saw $keys distinct IMDS credentials; expected refreshed ones"
+echo "== one IMDS credential fetch serves every backend context in a process"
+# format with two KMS keys: one context wraps, then each token is verified through
+# its own unlock context; with long-lived role credentials IMDS is asked once.
+start_imds --role volkey-role --region eu-west-1
+export AWS_EC2_METADATA_SERVICE_ENDPOINT=$IMDS_URL
+start_kms S --config "$TMP/kms.json"   # a fresh double: it has seen the first IMDS's credentials
+printf '[kms]\nendpoint = %s\n' "$KMS_URL_S" >"$TMP/imds2.conf"
+dev=$(new_loop shared 24M)
+"$VOLKEY" --config "$TMP/imds2.conf" format "$dev" --key aws-kms:alias/vol --key "aws-kms:$KEYID" --yes >"$TMP/out" 2>&1 ||
+	{ cat "$TMP/out"; fail "format with IMDS credentials"; }
+n=$(grep -c 'security-credentials/volkey-role"' "$IMDS_LOG")
+[[ $n -eq 1 ]] || fail "IMDS role credentials fetched $n times for one format (want 1: shared)"
 echo "kms tls/regions/imds ok"

@@ -31,6 +31,7 @@ json_get() { "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(ev
 start_imds() {
 	IMDS_LOG=$TMP/imds.log
 	: >"$IMDS_LOG"
+	rm -f "$TMP/imds.port"   # a second fake in the same test must not find the first one's port
 	"$PY" "$VOLKEY_SRC/tests/fakes/imds.py" --port-file "$TMP/imds.port" --log "$IMDS_LOG" "$@" &
 	local pid=$! i
 	on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
