@@ -241,9 +241,12 @@ int dev_probe(const char *path, struct dev_state *ret)
 		return -ENOTBLK;
 	}
 	probe_signature(path, &s);
-	r = scan_data(fd, &s);
-	if (r < 0)
-		return r;
+	/* A known signature already says "not blank": spare the reads. */
+	if (!s.signature[0]) {
+		r = scan_data(fd, &s);
+		if (r < 0)
+			return r;
+	}
 	*ret = s;
 	return 0;
 }

@@ -12,7 +12,8 @@ struct dev_state {
 	dev_t rdev;
 	unsigned long long size;
 	char signature[64];  /* blkid TYPE (or PTTYPE "gpt"...), "" if none */
-	bool has_data;       /* non-zero bytes in the first 64 MiB, the last MiB, or 256 samples between */
+	bool has_data;       /* no signature, but non-zero bytes in the first 64 MiB, the last MiB, or
+	                      * 256 samples between (not scanned when there is a signature) */
 	char mountpoint[256];/* "" if not mounted */
 	char holder[128];    /* first holder ("dm-3 (name)", or the loop device a file backs), "" if none */
 	bool busy;           /* the kernel refuses exclusive use (O_EXCL) */
