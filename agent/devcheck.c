@@ -240,6 +240,9 @@ int dev_probe(const char *path, struct dev_state *ret)
 	} else {
 		return -ENOTBLK;
 	}
+	/* No media, or not ready yet (an md array being assembled): never "blank". */
+	if (s.size == 0)
+		return -ENOMEDIUM;
 	probe_signature(path, &s);
 	/* A known signature already says "not blank": spare the reads. */
 	if (!s.signature[0]) {

@@ -47,6 +47,12 @@ static int set_class(struct class_policy *c, const char *name, const char *value
 	}
 	if (!strcmp(name, "key"))
 		return copy(c->key, sizeof(c->key), value);
+	if (!strcmp(name, "raid0") && ephemeral_ok) {
+		if (strcmp(value, "yes") && strcmp(value, "no"))
+			return 0;
+		c->raid0 = !strcmp(value, "yes");
+		return 1;
+	}
 	if (!strcmp(name, "mkfs")) {
 		if (strcmp(value, "none") && strcmp(value, "ext4") && strcmp(value, "xfs"))
 			return 0;

@@ -18,7 +18,12 @@ struct class_policy {
 	char key[512];     /* key URI for PROVISION_AUTO */
 	char mkfs[16];     /* "", "ext4" or "xfs": after a new format */
 	char mount[256];   /* "" or a mount point; "%s" is replaced by the device's id */
+	bool raid0;        /* instance store only: stripe all its disks into one md RAID0 first */
 };
+
+/* The md array volkeyd builds from the instance-store disks ([instance-store] raid0). */
+#define VOLKEY_RAID_NAME "volkey-is"
+#define VOLKEY_RAID_PATH "/dev/md/" VOLKEY_RAID_NAME
 
 #define POLICY_MAX_EBS 16
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -41,6 +42,14 @@ static void classify(const char *devnode, const struct nvme_rules *rules, struct
 	n->instance_store_index = -1;
 	if (strncmp(base, "nvme", 4) == 0 && nvme_identify_path(devnode, &id) == 0)
 		nvme_classify(&id, rules, n);
+	if (strncmp(base, "md", 2) == 0 || strncmp(devnode, "/dev/md/", 8) == 0) {
+		/* the instance-store stripe volkeyd built: one instance-store device, id "raid0" */
+		_cleanup_free_ char *a = realpath(devnode, NULL), *b = realpath(VOLKEY_RAID_PATH, NULL);
+		if (a && b && !strcmp(a, b)) {
+			n->cls = NVME_CLASS_INSTANCE_STORE;
+			snprintf(n->serial, sizeof(n->serial), "raid0");
+		}
+	}
 	snprintf(o->cls, sizeof(o->cls), "%s", nvme_class_to_string(n->cls));
 	if (n->cls == NVME_CLASS_EBS)
 		snprintf(o->id, sizeof(o->id), "%s", n->ebs_volume_id);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "memhooks.h"
 #include "provision.h"
+#include "raid.h"
 #include "statusfile.h"
 #include "volume.h"
 
@@ -93,7 +94,7 @@ static bool wanted(struct udev_device *d)
 {
 	const char *name = udev_device_get_sysname(d), *type = udev_device_get_devtype(d);
 	const char *size = udev_device_get_sysattr_value(d, "size");
-	static const char *const skip[] = { "dm-", "md", "ram", "zram", "sr", "fd", "nbd" };
+	static const char *const skip[] = { "dm-", "ram", "zram", "sr", "fd", "nbd" };
 
 	if (!name || !type || strcmp(type, "disk") || !udev_device_get_devnode(d) || !size || !strcmp(size, "0"))
 		return false;
@@ -133,21 +134,69 @@ static void submit(const char *devnode)
 	pthread_detach(th);
 }
 
+static bool is_instance_store(const char *devnode)
+{
+	struct nvme_id_ctrl id;
+	struct nvme_ident n;
+	const char *base = strrchr(devnode, '/') ? strrchr(devnode, '/') + 1 : devnode;
+
+	if (strncmp(base, "nvme", 4) || nvme_identify_path(devnode, &id) < 0)
+		return false;
+	nvme_classify(&id, &rules, &n);
+	return n.cls == NVME_CLASS_INSTANCE_STORE;
+}
+
+/* [instance-store] raid0: the instance-store disks become one md stripe, handled
+ * as one device; its members are not handled on their own. */
+static void stripe(char **devs, int n, bool *skip)
+{
+	char *is[64], md[256], why[256] = "";
+	int idx[64], k = 0, r;
+
+	for (int i = 0; i < n && k < 64; i++)
+		if (is_instance_store(devs[i])) {
+			idx[k] = i;
+			is[k++] = devs[i];
+		}
+	if (k == 0)
+		return;
+	r = raid_prepare(is, k, md, sizeof(md), why, sizeof(why));
+	if (r <= 0) {
+		/* no stripe: each disk is handled (and reported) on its own */
+		log_warning("instance-store stripe: %s%s%s", why, why[0] && r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		return;
+	}
+	for (int j = 0; j < k; j++)
+		skip[idx[j]] = true;
+	log_info("instance-store stripe %s (%s) over %d disk(s)", VOLKEY_RAID_PATH, md, k);
+	submit(md);
+}
+
 static void coldplug(struct udev *udev)
 {
 	struct udev_enumerate *en = udev_enumerate_new(udev);
 	struct udev_list_entry *e;
+	char *devs[256];
+	bool skip[256] = { false };
+	int n = 0;
 
 	udev_enumerate_add_match_subsystem(en, "block");
 	udev_enumerate_scan_devices(en);
 	udev_list_entry_foreach(e, udev_enumerate_get_list_entry(en))
 	{
 		struct udev_device *d = udev_device_new_from_syspath(udev, udev_list_entry_get_name(e));
-		if (d && wanted(d))
-			submit(udev_device_get_devnode(d));
+		if (d && wanted(d) && n < 256)
+			devs[n] = strdup(udev_device_get_devnode(d)), n += devs[n] != NULL;
 		udev_device_unref(d);
 	}
 	udev_enumerate_unref(en);
+	if (cfg.policy.instance_store.raid0 && cfg.policy.instance_store.provision != PROVISION_OFF)
+		stripe(devs, n, skip);
+	for (int i = 0; i < n; i++) {
+		if (!skip[i])
+			submit(devs[i]);
+		free(devs[i]);
+	}
 }
 
 /* Waits for the coldplug workers, at most timeout_ms. Returns how many still run. */

@@ -1,0 +1,53 @@
+#!/bin/bash
+# rig-args: --nvme @64M,serial=AWS0000000000raid001 --nvme @64M,serial=AWS0000000000raid002 --nvme @64M,serial=AWS0000000000raid003 --timeout 240
+# [instance-store] raid0 = yes: volkeyd stripes the three blank instance-store
+# disks into one md RAID0 (mdadm), formats that as one volkey volume, mkfs and
+# mounts it; at the next boot (array stopped) it assembles the stripe again and
+# unlocks it, files intact and nothing reformatted.
+source "$RIG_SRC/tests/rig/lib.bash"
+VOLKEYD=$RIG_SRC/$BUILD/volkeyd
+command -v mdadm >/dev/null || fail "mdadm missing (make deps)"
+modprobe raid0
+for _ in $(seq 1 50); do [[ -b /dev/nvme2n1 ]] && break; sleep 0.1; done
+head -c 32 /dev/urandom >/run/kek; chmod 600 /run/kek
+mkdir -p /etc/volkey
+cat >/etc/volkey/volkey.conf <<'CONF'
+[nvme]
+match = instance-store|QEMU NVMe Ctrl|AWS*
+[instance-store]
+provision = auto
+raid0 = yes
+key = file:/run/kek
+mkfs = ext4
+mount = /mnt/is/%s
+CONF
+state() { json_get /run/volkey/status.json "[d['state'] for d in j['devices'] if d['device']=='$1'][0]"; }
+
+step "boot 1: stripe, format, mount"
+"$VOLKEYD" --once >"$TMP/agent.log" 2>&1 || { cat "$TMP/agent.log"; fail "volkeyd --once"; }
+sed 's/^/   agent| /' "$TMP/agent.log"
+md=$(readlink -f /dev/md/volkey-is)
+[[ -b $md ]] || fail "no /dev/md/volkey-is"
+mdadm --detail "$md" >"$TMP/md"
+assert_grep 'Raid Level : raid0' "$TMP/md"
+assert_grep 'Raid Devices : 3' "$TMP/md"
+[[ $(state "$md") == formatted ]] || fail "stripe: $(state "$md")"
+[[ $(json_get /run/volkey/status.json 'len(j["devices"])') == 1 ]] || fail "members handled on their own"
+mountpoint -q /mnt/is/raid0 || fail "stripe not mounted"
+size=$(blockdev --getsize64 /dev/mapper/volkey-is-raid0)
+[[ $size -gt $((150 << 20)) ]] || fail "the stripe is not three disks wide ($size bytes)"
+echo kept >/mnt/is/raid0/file
+uuid=$(cryptsetup luksUUID "$md")
+
+step "boot 2: array stopped; volkeyd assembles and unlocks it"
+umount /mnt/is/raid0
+cryptsetup close volkey-is-raid0
+mdadm --stop /dev/md/volkey-is
+rm -f /run/volkey/status.json
+"$VOLKEYD" --once >"$TMP/agent2.log" 2>&1 || { cat "$TMP/agent2.log"; fail "volkeyd --once (boot 2)"; }
+sed 's/^/   agent| /' "$TMP/agent2.log"
+md=$(readlink -f /dev/md/volkey-is)
+[[ $(state "$md") == unlocked ]] || fail "boot 2 stripe: $(state "$md")"
+[[ $(cryptsetup luksUUID "$md") == "$uuid" ]] || fail "the stripe was reformatted"
+[[ $(cat /mnt/is/raid0/file) == kept ]] || fail "file lost"
+echo "instance-store stripe ok ($((size >> 20)) MiB over 3 disks)"
