@@ -89,7 +89,8 @@ int policy_set(struct policy *p, const char *section, const char *name, const ch
 		if (!strcmp(name, "unlock_timeout_ms")) {
 			char *end;
 			long x = strtol(value, &end, 10);
-			if (*end || end == value || x < 100 || x > 3600000)
+			/* below the unit's TimeoutStartSec=5min */
+			if (*end || end == value || x < 100 || x > 240000)
 				return 0;
 			p->unlock_timeout_ms = x;
 			return 1;

@@ -28,7 +28,8 @@ struct class_policy {
 #define POLICY_MAX_EBS 16
 
 struct policy {
-	long unlock_timeout_ms;   /* per device: then it fails visibly and the others go on */
+	long unlock_timeout_ms;   /* how long volkeyd waits for the devices present at start before it
+	                           * reports ready (boot goes on; late devices keep working) */
 	char status_file[256];    /* /run/volkey/status.json */
 	struct class_policy instance_store;
 	struct class_policy ebs;  /* provision applies only to volumes listed in ebs_volumes */

@@ -11,8 +11,10 @@
 #include <blkid/blkid.h>
 
 #include "devcheck.h"
+#include "fileio.h"
 #include "provision.h"
 #include "secret.h"
+#include "testhook.h"
 #include "volume.h"
 
 static double now_s(void)
@@ -243,9 +245,36 @@ static int ephemeral(const char *devnode, const struct nvme_ident *n, struct dev
 	return 0;
 }
 
-static bool mapped_by_dm_crypt(const struct dev_state *s)
+/* Held by a dm-crypt mapping (its dm uuid starts CRYPT-): ret gets /dev/mapper/NAME. */
+static bool mapped_by_dm_crypt(const struct dev_state *s, char *ret, size_t n)
 {
-	return strncmp(s->holder, "dm-", 3) == 0;
+	char kname[32], path[96], name[128];
+	_cleanup_free_ char *uuid = NULL;
+
+	if (sscanf(s->holder, "%31[^ ] (%127[^)])", kname, name) != 2 || strncmp(kname, "dm-", 3))
+		return false;
+	snprintf(path, sizeof(path), "/sys/block/%s/dm/uuid", kname);
+	if (read_first_line(NULL, path, &uuid) < 0 || strncmp(uuid, "CRYPT-", 6))
+		return false;
+	snprintf(ret, n, "/dev/mapper/%s", name);
+	return true;
+}
+
+/* After a crash between unlock and mkfs, a volume the policy provisioned has no
+ * filesystem and a data area never written through: mkfs is still owed. */
+static bool mkfs_owed(const char *devnode, const struct class_policy *cp, enum provision_mode m,
+		      const struct device_outcome *o)
+{
+	struct crypt_device *cd = NULL;
+	unsigned long long off = 0;
+	char type[32];
+
+	if (!cp || !cp->mkfs[0] || m != PROVISION_AUTO || fs_type(o->mapping, type, sizeof(type)) == 0)
+		return false;
+	if (crypt_init(&cd, devnode) == 0 && crypt_load(cd, CRYPT_LUKS2, NULL) == 0)
+		off = crypt_get_data_offset(cd) * 512ULL;
+	crypt_free(cd);
+	return off > 0 && dev_range_blank(devnode, off) == 1;
 }
 
 int provision_device(const char *devnode, const struct volkey_config *cfg, const struct nvme_rules *rules,
@@ -254,6 +283,7 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 	const struct class_policy *cp;
 	struct nvme_ident n;
 	struct dev_state s;
+	char held[160] = "";
 	double t0 = now_s();
 	bool fresh = false;
 	int r;
@@ -268,7 +298,7 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 		done(o, "failed", r, "cannot probe %s: %s", devnode, strerror(-r));
 		goto out;
 	}
-	if (s.mountpoint[0] || (s.holder[0] && !mapped_by_dm_crypt(&s))) {
+	if (s.mountpoint[0] || (s.holder[0] && !mapped_by_dm_crypt(&s, held, sizeof(held)))) {
 		done(o, "untouched", 0, "in use (%s%s)", s.mountpoint[0] ? s.mountpoint : s.holder, NULL);
 		goto out;
 	}
@@ -283,16 +313,18 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 			volume_done(&v);
 		}
 		if (s.holder[0]) {
-			snprintf(o->mapping, sizeof(o->mapping), "%s", s.holder);
-			done(o, "already-open", 0, "held by %s%s", s.holder, NULL);
-			goto out;
-		}
-		if (!strcmp(sub, VOLKEY_SUBSYSTEM)) {
+			/* Already mapped (a restarted agent, or opened by hand): finish what is owed. */
+			snprintf(o->mapping, sizeof(o->mapping), "%s", held);
+			fresh = mkfs_owed(devnode, cp, may_format(cfg, &n, o), o);
+			done(o, "already-open", 0, "already mapped as %s%s", held, fresh ? "; making its filesystem" : "");
+		} else if (!strcmp(sub, VOLKEY_SUBSYSTEM)) {
 			r = open_volume(devnode, cfg, &n, o);
 			if (r < 0)
 				goto out;
-			done(o, "unlocked", 0, "unlocked through token %s%s", "", NULL);
-			snprintf(o->detail, sizeof(o->detail), "unlocked through token %d", o->token);
+			fresh = mkfs_owed(devnode, cp, may_format(cfg, &n, o), o);
+			snprintf(o->state, sizeof(o->state), "unlocked");
+			snprintf(o->detail, sizeof(o->detail), "unlocked through token %d%s", o->token,
+				 fresh ? "; its filesystem was never made (interrupted provisioning): making it" : "");
 		} else if (!strcmp(sub, VOLKEY_SUBSYSTEM_PROVISIONING) && may_format(cfg, &n, o) == PROVISION_AUTO) {
 			r = format_auto(devnode, cfg, cp, o);
 			if (r < 0)
@@ -336,6 +368,8 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 		done(o, m == PROVISION_EPHEMERAL ? "ephemeral" : "formatted", 0, "%s%s",
 		     m == PROVISION_EPHEMERAL ? "new ephemeral volume" : "formatted and unlocked", NULL);
 	}
+	if (fresh)
+		test_crash_point("provision-opened");
 	r = finish(cp, fresh, o->id[0] ? o->id : o->luks_uuid, o);
 	if (r < 0)
 		done(o, "failed", r, "unlocked, but mkfs or mount failed: %s%s", strerror(-r), NULL);

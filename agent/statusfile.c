@@ -149,3 +149,16 @@ void statusfile_state(const char *device, char *buf, size_t n)
 			snprintf(buf, n, "%s", devices[i].state);
 	pthread_mutex_unlock(&mu);
 }
+
+void statusfile_forget(const char *device)
+{
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < ndevices; i++)
+		if (!strcmp(devices[i].device, device)) {
+			devices[i] = devices[--ndevices];
+			if (path[0])
+				write_file();
+			break;
+		}
+	pthread_mutex_unlock(&mu);
+}

@@ -13,5 +13,7 @@ void statusfile_put(const struct device_outcome *o);
 /* Marks a device as being worked on. */
 void statusfile_working(const char *device);
 void statusfile_set_ready(bool ready);
+/* Drops a device's record (it was removed). */
+void statusfile_forget(const char *device);
 /* The state recorded for device, "" if none. */
 void statusfile_state(const char *device, char *buf, size_t n);

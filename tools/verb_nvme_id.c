@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* volkey nvme-id DEVICE [--json]: what an NVMe namespace is on EC2, as udev
- * properties (IMPORT{program} in udev/60-volkey.rules) or JSON. Reads Identify
+ * properties (IMPORT{program} in udev/70-volkey.rules) or JSON. Reads Identify
  * Controller only; quick and side-effect free, as a udev helper must be. */
 #include <getopt.h>
 #include <stdio.h>

@@ -251,6 +251,9 @@ static int serve(struct udev *udev, struct udev_monitor *mon)
 			const char *action = d ? udev_device_get_action(d) : NULL;
 			if (d && action && (!strcmp(action, "add") || !strcmp(action, "change")) && wanted(d))
 				submit(udev_device_get_devnode(d));
+			/* A detached volume's node may come back as another volume: forget it. */
+			if (d && action && !strcmp(action, "remove") && udev_device_get_devnode(d))
+				statusfile_forget(udev_device_get_devnode(d));
 			udev_device_unref(d);
 		}
 	}
@@ -301,11 +304,22 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	r = config_load(config, &cfg, &c);
-	if (r < 0) {
-		log_error("cannot read the configuration: %s", r == -EINVAL ? "syntax or value error" : strerror(-r));
-		return 1;
+	{
+		int line = 0;
+		r = config_load(config, &cfg, &line);
+		if (r < 0) {
+			if (r == -EINVAL && line > 0)
+				log_error("cannot read the configuration %s: syntax or value error on line %d",
+					  cfg.path[0] ? cfg.path : strna(config), line);
+			else
+				log_error("cannot read the configuration: %s", strerror(-r));
+			return 1;
+		}
 	}
+	if (cfg.policy.instance_store.provision == PROVISION_AUTO && !cfg.policy.instance_store.key[0])
+		log_error("[instance-store] provision = auto names no key: blank instance-store disks will fail");
+	if (cfg.policy.ebs.provision == PROVISION_AUTO && !cfg.policy.ebs.key[0] && cfg.policy.n_ebs_volumes)
+		log_error("[ebs] provision = auto names no key: listed blank EBS volumes will fail");
 	r = nvme_rules_from_config(&cfg, &rules);
 	if (r < 0)
 		return log_error("bad [nvme] match rule"), 1;

@@ -159,5 +159,18 @@ wait_ready || { cat "$TMP/agent.log"; fail "volkeyd not ready (after crash)"; }
 assert_grep 'finished an interrupted format' /run/volkey/status.json
 "$VOLKEY" open --test "$is2" >/dev/null || fail "$is2 does not unlock after the restart"
 mountpoint -q "/mnt/instance-store/$(field "$is2" id)" || fail "$is2 not mounted after the restart"
+step "agent killed after unlocking a new volume, before its mkfs: the restart makes the filesystem"
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+umount "/mnt/instance-store/$(field "$is2" id)"
+cryptsetup close "$(basename "$(field "$is2" mapping)")"
+dd if=/dev/zero of="$is2" bs=1M count=64 status=none
+rm -f /run/volkey/status.json
+start_agent VOLKEY_TEST_CRASH_AT=provision-opened
+wait "$agent_pid" 2>/dev/null && fail "the agent was meant to die at provision-opened"
+start_agent
+wait_ready || { cat "$TMP/agent.log"; fail "volkeyd not ready (after the second crash)"; }
+[[ $(state "$is2") == already-open ]] || fail "after the crash: $is2 $(state "$is2")"
+mountpoint -q "/mnt/instance-store/$(field "$is2" id)" || { cat "$TMP/agent.log"; fail "$is2 not mounted after the restart"; }
+[[ $(blkid -p -o value -s TYPE "$(field "$is2" mapping)") == ext4 ]] || fail "no ext4 made after the restart"
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 echo "agent boot ok: boot 1 ${boot1} s, boot 2 ${boot2} s (5 NVMe disks, file key)"
