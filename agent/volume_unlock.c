@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "exitcode.h"
 #include "log.h"
+#include "timeutil.h"
 #include "secret.h"
 #include "volume.h"
 
@@ -56,13 +57,7 @@ bool volume_unlock_drain(long timeout_ms)
 	struct timespec ts;
 	bool idle;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = deadline_after_ms(timeout_ms);
 	pthread_mutex_lock(&lanes_mu);
 	while (lanes_running > 0)
 		if (pthread_cond_timedwait(&lanes_cv, &lanes_mu, &ts) != 0)

@@ -21,6 +21,7 @@
 
 #include "aws_creds.h"
 #include "log.h"
+#include "timeutil.h"
 #include "memhooks.h"
 #include "provision.h"
 #include "raid.h"
@@ -205,13 +206,7 @@ static int wait_workers(long timeout_ms)
 	struct timespec ts;
 	int left;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = deadline_after_ms(timeout_ms);
 	pthread_mutex_lock(&mu);
 	while (ninflight > 0)
 		if (pthread_cond_timedwait(&cv, &mu, &ts) != 0)

@@ -12,17 +12,9 @@ source "$RIG_SRC/tests/rig/lib.bash"
 VOLKEYD=$RIG_SRC/$BUILD/volkeyd
 
 step "the instance's disks"
-for _ in $(seq 1 50); do [[ -b /dev/nvme4n1 ]] && break; sleep 0.1; done
-by_serial() {
-	local d
-	for d in /sys/class/nvme/nvme*; do
-		[[ $(tr -d ' ' <"$d/serial") == "$1" ]] && { echo "/dev/$(basename "$d")n1"; return; }
-	done
-	fail "no controller with serial $1"
-}
-is1=$(by_serial AWS00000000000000011); is2=$(by_serial AWS00000000000000022)
-ebs=$(by_serial vol0ebs00000000token); blank=$(by_serial vol0ebs00000000blank)
-ext4=$(by_serial ext40000000000000001)
+is1=$(nvme_by_serial AWS00000000000000011); is2=$(nvme_by_serial AWS00000000000000022)
+ebs=$(nvme_by_serial vol0ebs00000000token); blank=$(nvme_by_serial vol0ebs00000000blank)
+ext4=$(nvme_by_serial ext40000000000000001)
 head -c 32 /dev/urandom >/run/kek; chmod 600 /run/kek
 
 step "before boot: the EBS volume already carries a volkey volume with files; the ext4 disk has data"

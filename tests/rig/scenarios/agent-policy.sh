@@ -7,15 +7,7 @@
 # is never touched.
 source "$RIG_SRC/tests/rig/lib.bash"
 VOLKEYD=$RIG_SRC/$BUILD/volkeyd
-for _ in $(seq 1 50); do [[ -b /dev/nvme2n1 ]] && break; sleep 0.1; done
-by_serial() {
-	local d
-	for d in /sys/class/nvme/nvme*; do
-		[[ $(tr -d ' ' <"$d/serial") == "$1" ]] && { echo "/dev/$(basename "$d")n1"; return; }
-	done
-	fail "no controller with serial $1"
-}
-is=$(by_serial AWS00000000000000099); listed=$(by_serial vol0listed0000000000); data=$(by_serial vol0listeddata000000)
+is=$(nvme_by_serial AWS00000000000000099); listed=$(nvme_by_serial vol0listed0000000000); data=$(nvme_by_serial vol0listeddata000000)
 printf 'precious' | dd of="$data" bs=1 seek=5000000 conv=notrunc status=none
 sum_data=$(sha256sum <"$data")
 head -c 32 /dev/urandom >/run/kek; chmod 600 /run/kek

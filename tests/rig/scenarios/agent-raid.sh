@@ -8,7 +8,7 @@ source "$RIG_SRC/tests/rig/lib.bash"
 VOLKEYD=$RIG_SRC/$BUILD/volkeyd
 command -v mdadm >/dev/null || fail "mdadm missing (make deps)"
 modprobe raid0
-for _ in $(seq 1 50); do [[ -b /dev/nvme2n1 ]] && break; sleep 0.1; done
+for s in AWS0000000000raid001 AWS0000000000raid002 AWS0000000000raid003; do nvme_by_serial "$s" >/dev/null; done
 head -c 32 /dev/urandom >/run/kek; chmod 600 /run/kek
 mkdir -p /etc/volkey
 cat >/etc/volkey/volkey.conf <<'CONF'

@@ -13,17 +13,9 @@ cat >/etc/volkey/volkey.conf <<'CONF'
 match = ebs|QEMU NVMe Ctrl|vol*
 match = instance-store|QEMU NVMe Ctrl|AWS*
 CONF
-for _ in $(seq 1 50); do [[ -b /dev/nvme2n1 ]] && break; sleep 0.1; done
-by_serial() { # serial -> /dev/nvmeXn1
-	local d
-	for d in /sys/class/nvme/nvme*; do
-		[[ $(tr -d ' ' <"$d/serial") == "$1" ]] && { echo "/dev/$(basename "$d")n1"; return; }
-	done
-	fail "no controller with serial $1"
-}
-ebs=$(by_serial vol0aaaabbbbccccdddd)
-ist=$(by_serial AWS0000000000000001)
-other=$(by_serial ext40000000000000001)
+ebs=$(nvme_by_serial vol0aaaabbbbccccdddd)
+ist=$(nvme_by_serial AWS0000000000000001)
+other=$(nvme_by_serial ext40000000000000001)
 
 step "nvme-id on each: class, EBS volume id"
 "$VOLKEY" nvme-id "$ebs" | tee "$TMP/ebs.props"
