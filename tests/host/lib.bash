@@ -5,11 +5,16 @@ set -euo pipefail
 : "${VOLKEY_SRC:?run through tests/run-tier}"
 PY=/usr/bin/python3
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/volkey-test.XXXXXX")
-_cleanups=()
-on_exit() { _cleanups+=("$1"); }
+# Cleanups go to a file, not a shell array, so that helpers run in a command
+# substitution (dev=$(new_loop ...)) register theirs too; run last-first on exit.
+_cleanups=$TMP/.cleanups
+: >"$_cleanups"
+on_exit() { printf '%s\n' "$1" >>"$_cleanups"; }
 _run_cleanups() {
-	local i
-	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[i]}" || true; done
+	local c
+	if [[ -f $_cleanups ]]; then
+		while IFS= read -r c; do eval "$c" || true; done < <(tac "$_cleanups")
+	fi
 	rm -rf "$TMP"
 }
 trap _run_cleanups EXIT
