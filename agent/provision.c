@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,10 +26,15 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int done(struct device_outcome *o, const char *state, int r, const char *fmt, const char *a, const char *b)
+static int done(struct device_outcome *o, const char *state, int r, const char *fmt, ...) _printf_(4, 5);
+static int done(struct device_outcome *o, const char *state, int r, const char *fmt, ...)
 {
+	va_list ap;
+
 	snprintf(o->state, sizeof(o->state), "%s", state);
-	snprintf(o->detail, sizeof(o->detail), fmt, a ? a : "", b ? b : "");
+	va_start(ap, fmt);
+	vsnprintf(o->detail, sizeof(o->detail), fmt, ap);
+	va_end(ap);
 	o->error = r < 0 ? r : 0;
 	return r < 0 ? r : 0;
 }
@@ -185,7 +191,7 @@ static int open_volume(const char *devnode, const struct volkey_config *cfg, con
 
 	r = volume_load(devnode, &v, &e);
 	if (r < 0)
-		return done(o, "failed", r, "%s%s", e.msg, NULL);
+		return done(o, "failed", r, "%s", e.msg);
 	snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v.uuid);
 	mapping_name(n, o, v.uuid, name, sizeof(name));
 	r = volume_open(&v, cfg, name, 0, &u, &e);
@@ -193,7 +199,7 @@ static int open_volume(const char *devnode, const struct volkey_config *cfg, con
 	unlock_result_clear(&u);
 	volume_done(&v);
 	if (r < 0)
-		return done(o, "failed", r, "%s%s", e.msg, NULL);
+		return done(o, "failed", r, "%s", e.msg);
 	snprintf(o->mapping, sizeof(o->mapping), "/dev/mapper/%s", name);
 	return 0;
 }
@@ -207,7 +213,7 @@ static int format_auto(const char *devnode, const struct volkey_config *cfg, con
 	int r;
 
 	if (!cp->key[0])
-		return done(o, "failed", -EINVAL, "policy says provision=auto but names no key%s%s", NULL, NULL);
+		return done(o, "failed", -EINVAL, "policy says provision=auto but names no key");
 	fo.keys[0] = cp->key;
 	if (o->id[0]) {
 		snprintf(ctx, sizeof(ctx), "device=%s", o->id);
@@ -215,7 +221,7 @@ static int format_auto(const char *devnode, const struct volkey_config *cfg, con
 	}
 	r = volume_format(&fo, cfg, o->luks_uuid, sizeof(o->luks_uuid), &e);
 	if (r < 0)
-		return done(o, "failed", r, "%s%s", e.msg, NULL);
+		return done(o, "failed", r, "%s", e.msg);
 	return 0;
 }
 
@@ -299,7 +305,7 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 		goto out;
 	}
 	if (s.mountpoint[0] || (s.holder[0] && !mapped_by_dm_crypt(&s, held, sizeof(held)))) {
-		done(o, "untouched", 0, "in use (%s%s)", s.mountpoint[0] ? s.mountpoint : s.holder, NULL);
+		done(o, "untouched", 0, "in use (%s)", s.mountpoint[0] ? s.mountpoint : s.holder);
 		goto out;
 	}
 	if (!strcmp(s.signature, "crypto_LUKS")) {
@@ -312,7 +318,12 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 			snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v.uuid);
 			volume_done(&v);
 		}
-		if (s.holder[0]) {
+		if (s.holder[0] && strncmp(sub, VOLKEY_SUBSYSTEM, strlen(VOLKEY_SUBSYSTEM))) {
+			/* someone else's LUKS volume, mapped: never touched, not even mounted */
+			done(o, "untouched", 0, "LUKS volume%s%s, mapped as %s: not volkey's", sub[0] ? " " : "", sub,
+			     held);
+			goto out;
+		} else if (s.holder[0]) {
 			/* Already mapped (a restarted agent, or opened by hand): finish what is owed. */
 			snprintf(o->mapping, sizeof(o->mapping), "%s", held);
 			fresh = mkfs_owed(devnode, cp, may_format(cfg, &n, o), o);
@@ -322,9 +333,8 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 			if (r < 0)
 				goto out;
 			fresh = mkfs_owed(devnode, cp, may_format(cfg, &n, o), o);
-			snprintf(o->state, sizeof(o->state), "unlocked");
-			snprintf(o->detail, sizeof(o->detail), "unlocked through token %d%s", o->token,
-				 fresh ? "; its filesystem was never made (interrupted provisioning): making it" : "");
+			done(o, "unlocked", 0, "unlocked through token %d%s", o->token,
+			     fresh ? "; its filesystem was never made (interrupted provisioning): making it" : "");
 		} else if (!strcmp(sub, VOLKEY_SUBSYSTEM_PROVISIONING) && may_format(cfg, &n, o) == PROVISION_AUTO) {
 			r = format_auto(devnode, cfg, cp, o);
 			if (r < 0)
@@ -333,20 +343,19 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 			if (r < 0)
 				goto out;
 			fresh = true;
-			done(o, "formatted", 0, "finished an interrupted format%s%s", NULL, NULL);
+			done(o, "formatted", 0, "finished an interrupted format");
 		} else if (!strcmp(sub, VOLKEY_SUBSYSTEM_EPHEMERAL) && may_format(cfg, &n, o) == PROVISION_EPHEMERAL) {
 			r = ephemeral(devnode, &n, o);
 			if (r < 0)
 				goto out;
 			fresh = true;
-			done(o, "ephemeral", 0, "new ephemeral key (the previous contents are gone by design)%s%s", NULL,
-			     NULL);
+			done(o, "ephemeral", 0, "new ephemeral key (the previous contents are gone by design)");
 		} else {
 			done(o, "untouched", 0, "LUKS volume%s%s not covered by the policy", sub[0] ? " " : "", sub);
 			goto out;
 		}
 	} else if (s.signature[0] || s.has_data) {
-		done(o, "untouched", 0, "foreign data (%s%s)", s.signature[0] ? s.signature : "non-zero bytes", NULL);
+		done(o, "untouched", 0, "foreign data (%s)", s.signature[0] ? s.signature : "non-zero bytes");
 		goto out;
 	} else {
 		enum provision_mode m = may_format(cfg, &n, o);
@@ -365,14 +374,14 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 				goto out;
 		}
 		fresh = true;
-		done(o, m == PROVISION_EPHEMERAL ? "ephemeral" : "formatted", 0, "%s%s",
-		     m == PROVISION_EPHEMERAL ? "new ephemeral volume" : "formatted and unlocked", NULL);
+		done(o, m == PROVISION_EPHEMERAL ? "ephemeral" : "formatted", 0, "%s",
+		     m == PROVISION_EPHEMERAL ? "new ephemeral volume" : "formatted and unlocked");
 	}
 	if (fresh)
 		test_crash_point("provision-opened");
 	r = finish(cp, fresh, o->id[0] ? o->id : o->luks_uuid, o);
 	if (r < 0)
-		done(o, "failed", r, "unlocked, but mkfs or mount failed: %s%s", strerror(-r), NULL);
+		done(o, "failed", r, "unlocked, but mkfs or mount failed: %s", strerror(-r));
 out:
 	o->seconds = now_s() - t0;
 	return o->error;

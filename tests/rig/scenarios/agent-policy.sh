@@ -29,24 +29,33 @@ mount = /mnt/ebs/%s
 CONF
 /lib/systemd/systemd-udevd --daemon
 on_exit "udevadm control --exit"
-state() { json_get /run/volkey/status.json "[d['state'] for d in j['devices'] if d['device']=='$1'][0]"; }
+
+step "another tool's LUKS volume, opened by hand, is left alone"
+truncate -s 40M "$TMP/mine.img"
+mine=$(losetup -f --show "$TMP/mine.img"); on_exit "losetup -d $mine 2>/dev/null"
+printf 'pw' | cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file=- "$mine"
+printf 'pw' | cryptsetup open --key-file=- "$mine" mine
+on_exit "cryptsetup close mine 2>/dev/null"
 
 step "boot 1"
 "$VOLKEYD" --once >"$TMP/agent.log" 2>&1 || true
 sed 's/^/   agent| /' "$TMP/agent.log"
-[[ $(state "$is") == ephemeral ]] || fail "instance store: $(state "$is")"
+[[ $(agent_state "$is") == ephemeral ]] || fail "instance store: $(agent_state "$is")"
 [[ $(blkid -p -o value -s SUBSYSTEM "$is") == volkey-ephemeral ]] || fail "no ephemeral marker"
 cryptsetup luksDump --disable-external-tokens "$is" | grep -q '^Keyslots:$' || fail "luksDump"
 [[ $(cryptsetup luksDump --disable-external-tokens "$is" | sed -n '/^Keyslots:/,/^Tokens:/p' | grep -c 'luks2') -eq 0 ]] ||
 	fail "an ephemeral volume must have no keyslot (its key is nowhere but in the kernel)"
 mountpoint -q /mnt/scratch || fail "scratch not mounted"
 echo scratch >/mnt/scratch/file
-[[ $(state "$listed") == formatted ]] || fail "listed blank EBS: $(state "$listed")"
+[[ $(agent_state "$listed") == formatted ]] || fail "listed blank EBS: $(agent_state "$listed")"
 mountpoint -q /mnt/ebs/vol-0listed0000000000 || fail "listed EBS not mounted"
 "$VOLKEY" status "$listed" --json >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" 'j["tokens"][0]["context"]["device"]') == vol-0listed0000000000 ]] || fail "binding lacks the volume id"
-[[ $(state "$data") == untouched ]] || fail "listed EBS with data: $(state "$data")"
+[[ $(agent_state "$data") == untouched ]] || fail "listed EBS with data: $(agent_state "$data")"
 [[ $(sha256sum <"$data") == "$sum_data" ]] || fail "the EBS volume with data changed"
+[[ $(agent_state "$mine") == untouched ]] || fail "someone else's LUKS volume: $(agent_state "$mine")"
+assert_grep "not volkey's" /run/volkey/status.json
+[[ -z $(blkid -p -o value -s TYPE /dev/mapper/mine) ]] || fail "volkeyd touched someone else's mapping"
 uuid1=$(cryptsetup luksUUID "$is")
 
 step "boot 2: the ephemeral disk gets a new key, the EBS volume unlocks"
@@ -55,9 +64,9 @@ for m in /dev/mapper/volkey-*; do cryptsetup close "$(basename "$m")"; done
 rm -f /run/volkey/status.json
 "$VOLKEYD" --once >"$TMP/agent2.log" 2>&1 || true
 sed 's/^/   agent| /' "$TMP/agent2.log"
-[[ $(state "$is") == ephemeral ]] || fail "boot 2 instance store: $(state "$is")"
+[[ $(agent_state "$is") == ephemeral ]] || fail "boot 2 instance store: $(agent_state "$is")"
 [[ $(cryptsetup luksUUID "$is") != "$uuid1" ]] || fail "the ephemeral disk kept its header"
 [[ ! -e /mnt/scratch/file ]] || fail "scratch data survived a new ephemeral key"
-[[ $(state "$listed") == unlocked ]] || fail "boot 2 listed EBS: $(state "$listed")"
+[[ $(agent_state "$listed") == unlocked ]] || fail "boot 2 listed EBS: $(agent_state "$listed")"
 [[ $(sha256sum <"$data") == "$sum_data" ]] || fail "the EBS volume with data changed"
 echo "agent policy ok"
