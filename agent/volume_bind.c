@@ -155,6 +155,7 @@ static const struct token_entry *keyslot_sharer(const struct volume *v, int exce
 int volume_unbind(const char *device, int token, const struct volkey_config *cfg, struct errbuf *e)
 {
 	const struct token_entry *t;
+	const struct token_entry *sharer;
 	char desc[300] = "";
 	bool was_pending;
 	struct volume v;
@@ -180,8 +181,9 @@ int volume_unbind(const char *device, int token, const struct volkey_config *cfg
 		goto out;
 	}
 	k = t->keyslot;
-	if (k >= 0 && keyslot_sharer(&v, token, k)) {
-		const struct token_entry *o = keyslot_sharer(&v, token, k);
+	sharer = k >= 0 ? keyslot_sharer(&v, token, k) : NULL;
+	if (sharer) {
+		const struct token_entry *o = sharer;
 		r = err_fail(e, -EBUSY, "%s: keyslot %d of token %d is also used by token %d (%s); not removing it",
 			     device, k, token, o->id, o->type);
 		goto out;

@@ -272,7 +272,7 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 		  uint32_t flags, struct unlock_result *ret, struct errbuf *e)
 {
 	struct race *race = calloc(1, sizeof(*race));
-	int r = -ENOENT, running = 0;
+	int r = -ENOENT;
 
 	if (!race)
 		return err_fail(e, -ENOMEM, "out of memory");
@@ -326,7 +326,6 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 			continue;
 		}
 		pthread_detach(th);
-		running++;
 	}
 
 	pthread_mutex_lock(&race->mu);
@@ -365,7 +364,6 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 	}
 	race->abandoned = true;
 	pthread_mutex_unlock(&race->mu);
-	(void)running;
 	race_unref(race);
 	return r;
 }
