@@ -7,26 +7,10 @@
 # run itself fails.
 source "$RIG_SRC/tests/rig/lib.bash"
 VOLKEYD=$RIG_SRC/$BUILD/volkeyd
-ip link set lo up
-KEYID=1234abcd-12ab-34cd-56ef-1234567890ab
-cat >"$TMP/kms.json" <<JSON
-{"region": "eu-west-1", "account": "111122223333", "seed": "volkey-bench-seed",
- "credentials": [{"access_key": "AKIDTEST1", "secret_key": "sekrit/abc+def", "session_token": null}],
- "keys": [{"id": "$KEYID", "aliases": ["alias/vol"], "state": "Enabled"}]}
-JSON
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-	-keyout "$TMP/k.pem" -out "$TMP/c.pem" 2>/dev/null
-"$PY" "$RIG_SRC/tests/fakes/kms.py" --port-file "$TMP/kms.port" --config "$TMP/kms.json" \
-	--tls-cert "$TMP/c.pem" --tls-key "$TMP/k.pem" 2>"$TMP/kms.err" &
-kms_pid=$!
-on_exit "kill $kms_pid 2>/dev/null"
-for _ in $(seq 1 100); do [[ -s $TMP/kms.port ]] && break; sleep 0.1; done
-[[ -s $TMP/kms.port ]] || { cat "$TMP/kms.err"; fail "KMS double did not start"; }
-KMS=https://127.0.0.1:$(cat "$TMP/kms.port")
-export AWS_ACCESS_KEY_ID=AKIDTEST1 AWS_SECRET_ACCESS_KEY='sekrit/abc+def' AWS_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true
+start_guest_kms --tls
 mkdir -p /etc/volkey
-printf '[kms]\nendpoint = %s\nca_file = %s\n[volkey]\nunlock_timeout_ms = 120000\n' "$KMS" "$TMP/c.pem" >/etc/volkey/volkey.conf
-stats() { curl -sf --cacert "$TMP/c.pem" "$KMS/_volkey/stats"; }
+printf '[kms]\nendpoint = %s\nca_file = %s\n[volkey]\nunlock_timeout_ms = 120000\n' "$KMS" "$KMS_CA" >/etc/volkey/volkey.conf
+stats() { curl -sf --cacert "$KMS_CA" "$KMS/_volkey/stats"; }
 /lib/systemd/systemd-udevd --daemon
 on_exit "udevadm control --exit"
 

@@ -31,3 +31,39 @@ nvme_by_serial() {
 	done
 	fail "no NVMe controller with serial $1"
 }
+
+# start_guest_kms [--tls]: the KMS double on the guest's loopback with one key
+# (alias/vol) and static credentials exported to the environment; sets KMS (its
+# URL), KMS_LOG and, with --tls, KMS_CA (a self-signed certificate for 127.0.0.1).
+start_guest_kms() {
+	local args=() scheme=http pid
+	ip link set lo up
+	cat >"$TMP/kms.json" <<JSON
+{"region": "eu-west-1", "account": "111122223333", "seed": "volkey-rig-seed",
+ "credentials": [{"access_key": "AKIDTEST1", "secret_key": "sekrit/abc+def", "session_token": null}],
+ "keys": [{"id": "1234abcd-12ab-34cd-56ef-1234567890ab", "aliases": ["alias/vol"], "state": "Enabled"}]}
+JSON
+	if [[ ${1:-} == --tls ]]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+			-addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/kms-key.pem" -out "$TMP/kms-ca.pem" 2>/dev/null
+		args=(--tls-cert "$TMP/kms-ca.pem" --tls-key "$TMP/kms-key.pem")
+		scheme=https
+		KMS_CA=$TMP/kms-ca.pem
+	fi
+	KMS_LOG=$TMP/kms.log
+	"$PY" "$RIG_SRC/tests/fakes/kms.py" --port-file "$TMP/kms.port" --log "$KMS_LOG" --config "$TMP/kms.json" \
+		"${args[@]}" 2>"$TMP/kms.err" &
+	pid=$!
+	on_exit "kill $pid 2>/dev/null"
+	for _ in $(seq 1 100); do [[ -s $TMP/kms.port ]] && break; sleep 0.1; done
+	[[ -s $TMP/kms.port ]] || { cat "$TMP/kms.err"; fail "KMS double did not start"; }
+	KMS=$scheme://127.0.0.1:$(cat "$TMP/kms.port")
+	export AWS_ACCESS_KEY_ID=AKIDTEST1 AWS_SECRET_ACCESS_KEY='sekrit/abc+def' AWS_REGION=eu-west-1
+	export AWS_EC2_METADATA_DISABLED=true
+}
+
+# agent_field DEVICE FIELD: one field of volkeyd's record of DEVICE (empty if none).
+agent_field() {
+	json_get /run/volkey/status.json "([d.get('$2', '') for d in j['devices'] if d['device'] == '$1'] + [''])[0]" 2>/dev/null
+}
+agent_state() { agent_field "$1" state; }

@@ -75,8 +75,6 @@ wait_ready() {
 	done
 	return 1
 }
-state() { json_get /run/volkey/status.json "[d['state'] for d in j['devices'] if d['device']=='$1'][0]"; }
-field() { json_get /run/volkey/status.json "[d.get('$2','') for d in j['devices'] if d['device']=='$1'][0]"; }
 
 step "boot 1: udev trigger, volkeyd"
 t0=$EPOCHREALTIME
@@ -88,15 +86,15 @@ boot1=$(awk "BEGIN{printf \"%.2f\", $EPOCHREALTIME - $t0}")
 cat "$TMP/agent.log" | sed 's/^/   agent| /'
 grep -q '^READY=1' "$TMP/notify.log" || fail "no READY=1 on the notify socket"
 for d in "$is1" "$is2"; do
-	[[ $(state "$d") == formatted ]] || fail "$d: $(state "$d") (want formatted)"
-	mountpoint -q "/mnt/instance-store/$(field "$d" id)" || fail "$d not mounted"
-	[[ -b $(field "$d" mapping) ]] || fail "$d: no mapping"
+	[[ $(agent_state "$d") == formatted ]] || fail "$d: $(agent_state "$d") (want formatted)"
+	mountpoint -q "/mnt/instance-store/$(agent_field "$d" id)" || fail "$d not mounted"
+	[[ -b $(agent_field "$d" mapping) ]] || fail "$d: no mapping"
 done
-[[ $(state "$ebs") == unlocked ]] || fail "EBS with token: $(state "$ebs")"
+[[ $(agent_state "$ebs") == unlocked ]] || fail "EBS with token: $(agent_state "$ebs")"
 [[ $(sha256sum </mnt/ebs/vol-0ebs00000000token/data.bin) == "$want" ]] || fail "EBS files differ"
-[[ $(field "$ebs" mapping) == /dev/mapper/volkey-ebs-vol-0ebs00000000token ]] || fail "EBS mapping name"
-[[ $(state "$blank") == untouched ]] || fail "blank EBS: $(state "$blank")"
-[[ $(state "$ext4") == untouched ]] || fail "ext4 disk: $(state "$ext4")"
+[[ $(agent_field "$ebs" mapping) == /dev/mapper/volkey-ebs-vol-0ebs00000000token ]] || fail "EBS mapping name"
+[[ $(agent_state "$blank") == untouched ]] || fail "blank EBS: $(agent_state "$blank")"
+[[ $(agent_state "$ext4") == untouched ]] || fail "ext4 disk: $(agent_state "$ext4")"
 [[ $(sha256sum <"$blank") == "$sum_blank" ]] || fail "the blank EBS volume changed"
 [[ $(sha256sum <"$ext4") == "$sum_ext4" ]] || fail "the ext4 disk changed"
 [[ $(readlink -f /dev/disk/volkey/ebs/vol-0ebs00000000token) == "$ebs" ]] || fail "EBS link"
@@ -108,7 +106,7 @@ assert_grep "^  $blank +ebs +untouched +blank" "$TMP/status.txt"
 [[ $(json_get "$TMP/st.json" 'j["agent"]["state"]') == unlocked ]] || fail "volkey status does not show the agent's outcome"
 [[ $(json_get "$TMP/st.json" 'j["mappings"][0]["name"]') == volkey-ebs-vol-0ebs00000000token ]] || fail "status mapping"
 is_uuids="$(cryptsetup luksUUID "$is1") $(cryptsetup luksUUID "$is2")"
-echo data >"/mnt/instance-store/$(field "$is1" id)/kept.txt"
+echo data >"/mnt/instance-store/$(agent_field "$is1" id)/kept.txt"
 
 step "hot-attached disk (a loop device carrying a volkey volume) is unlocked"
 truncate -s 40M "$TMP/hot.img"
@@ -117,8 +115,8 @@ on_exit "losetup -d $hot 2>/dev/null"
 # formatted while the agent runs: the format's own change events must not make it act half-way
 "$VOLKEY" format "$hot" --key file:/run/kek --yes >/dev/null
 udevadm trigger --action=change "$hot"
-for _ in $(seq 1 300); do [[ $(state "$hot" 2>/dev/null) == unlocked ]] && break; sleep 0.1; done
-[[ $(state "$hot") == unlocked ]] || { cat "$TMP/agent.log"; fail "hot-added $hot: $(state "$hot" 2>/dev/null)"; }
+for _ in $(seq 1 300); do [[ $(agent_state "$hot" 2>/dev/null) == unlocked ]] && break; sleep 0.1; done
+[[ $(agent_state "$hot") == unlocked ]] || { cat "$TMP/agent.log"; fail "hot-added $hot: $(agent_state "$hot" 2>/dev/null)"; }
 [[ -b /dev/mapper/volkey-$(cryptsetup luksUUID "$hot") ]] || fail "no mapping for the hot-added disk"
 
 step "boot 2: same disks, agent restarted: everything unlocks, nothing is reformatted"
@@ -130,16 +128,16 @@ t0=$EPOCHREALTIME
 start_agent
 wait_ready || { cat "$TMP/agent.log"; fail "volkeyd not ready (boot 2)"; }
 boot2=$(awk "BEGIN{printf \"%.2f\", $EPOCHREALTIME - $t0}")
-for d in "$is1" "$is2" "$ebs" "$hot"; do [[ $(state "$d") == unlocked ]] || fail "boot 2: $d $(state "$d")"; done
+for d in "$is1" "$is2" "$ebs" "$hot"; do [[ $(agent_state "$d") == unlocked ]] || fail "boot 2: $d $(agent_state "$d")"; done
 [[ "$(cryptsetup luksUUID "$is1") $(cryptsetup luksUUID "$is2")" == "$is_uuids" ]] || fail "instance store reformatted"
-[[ $(cat "/mnt/instance-store/$(field "$is1" id)/kept.txt") == data ]] || fail "instance-store file lost on boot 2"
+[[ $(cat "/mnt/instance-store/$(agent_field "$is1" id)/kept.txt") == data ]] || fail "instance-store file lost on boot 2"
 [[ $(sha256sum <"$ext4") == "$sum_ext4" ]] || fail "the ext4 disk changed"
 echo "   boot 2: all devices unlocked ${boot2} s after start"
 
 step "agent killed mid-provisioning (after the first token is written), then restarted"
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
-umount "/mnt/instance-store/$(field "$is2" id)"
-cryptsetup close "$(basename "$(field "$is2" mapping)")"
+umount "/mnt/instance-store/$(agent_field "$is2" id)"
+cryptsetup close "$(basename "$(agent_field "$is2" mapping)")"
 dd if=/dev/zero of="$is2" bs=1M count=64 status=none   # a fresh instance-store disk again
 rm -f /run/volkey/status.json
 start_agent VOLKEY_TEST_CRASH_AT=format-token
@@ -147,22 +145,22 @@ wait "$agent_pid" 2>/dev/null && fail "the agent was meant to die at format-toke
 [[ $(blkid -p -o value -s SUBSYSTEM "$is2") == volkey-provisioning ]] || fail "expected a half-format on $is2"
 start_agent
 wait_ready || { cat "$TMP/agent.log"; fail "volkeyd not ready (after crash)"; }
-[[ $(state "$is2") == formatted ]] || fail "after the crash: $is2 $(state "$is2") ($(field "$is2" detail))"
+[[ $(agent_state "$is2") == formatted ]] || fail "after the crash: $is2 $(agent_state "$is2") ($(agent_field "$is2" detail))"
 assert_grep 'finished an interrupted format' /run/volkey/status.json
 "$VOLKEY" open --test "$is2" >/dev/null || fail "$is2 does not unlock after the restart"
-mountpoint -q "/mnt/instance-store/$(field "$is2" id)" || fail "$is2 not mounted after the restart"
+mountpoint -q "/mnt/instance-store/$(agent_field "$is2" id)" || fail "$is2 not mounted after the restart"
 step "agent killed after unlocking a new volume, before its mkfs: the restart makes the filesystem"
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
-umount "/mnt/instance-store/$(field "$is2" id)"
-cryptsetup close "$(basename "$(field "$is2" mapping)")"
+umount "/mnt/instance-store/$(agent_field "$is2" id)"
+cryptsetup close "$(basename "$(agent_field "$is2" mapping)")"
 dd if=/dev/zero of="$is2" bs=1M count=64 status=none
 rm -f /run/volkey/status.json
 start_agent VOLKEY_TEST_CRASH_AT=provision-opened
 wait "$agent_pid" 2>/dev/null && fail "the agent was meant to die at provision-opened"
 start_agent
 wait_ready || { cat "$TMP/agent.log"; fail "volkeyd not ready (after the second crash)"; }
-[[ $(state "$is2") == already-open ]] || fail "after the crash: $is2 $(state "$is2")"
-mountpoint -q "/mnt/instance-store/$(field "$is2" id)" || { cat "$TMP/agent.log"; fail "$is2 not mounted after the restart"; }
-[[ $(blkid -p -o value -s TYPE "$(field "$is2" mapping)") == ext4 ]] || fail "no ext4 made after the restart"
+[[ $(agent_state "$is2") == already-open ]] || fail "after the crash: $is2 $(agent_state "$is2")"
+mountpoint -q "/mnt/instance-store/$(agent_field "$is2" id)" || { cat "$TMP/agent.log"; fail "$is2 not mounted after the restart"; }
+[[ $(blkid -p -o value -s TYPE "$(agent_field "$is2" mapping)") == ext4 ]] || fail "no ext4 made after the restart"
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
 echo "agent boot ok: boot 1 ${boot1} s, boot 2 ${boot2} s (5 NVMe disks, file key)"

@@ -7,22 +7,9 @@
 # again, a change event on the failed device unlocks it.
 source "$RIG_SRC/tests/rig/lib.bash"
 VOLKEYD=$RIG_SRC/$BUILD/volkeyd
-ip link set lo up
 
 step "the KMS double on loopback"
-KEYID=1234abcd-12ab-34cd-56ef-1234567890ab
-cat >"$TMP/kms.json" <<JSON
-{"region": "eu-west-1", "account": "111122223333", "seed": "volkey-rig-seed",
- "credentials": [{"access_key": "AKIDTEST1", "secret_key": "sekrit/abc+def", "session_token": null}],
- "keys": [{"id": "$KEYID", "aliases": ["alias/vol"], "state": "Enabled"}]}
-JSON
-"$PY" "$RIG_SRC/tests/fakes/kms.py" --port-file "$TMP/kms.port" --log "$TMP/kms.log" --config "$TMP/kms.json" 2>"$TMP/kms.err" &
-kms_pid=$!
-on_exit "kill $kms_pid 2>/dev/null"
-for _ in $(seq 1 100); do [[ -s $TMP/kms.port ]] && break; sleep 0.1; done
-[[ -s $TMP/kms.port ]] || { cat "$TMP/kms.err"; fail "KMS double did not start"; }
-KMS=http://127.0.0.1:$(cat "$TMP/kms.port")
-export AWS_ACCESS_KEY_ID=AKIDTEST1 AWS_SECRET_ACCESS_KEY='sekrit/abc+def' AWS_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true
+start_guest_kms
 mkdir -p /etc/volkey
 cat >/etc/volkey/volkey.conf <<CONF
 [kms]
@@ -51,7 +38,6 @@ t0=$EPOCHREALTIME
 "$VOLKEYD" >"$TMP/agent.log" 2>&1 &
 agent=$!
 on_exit "kill $agent 2>/dev/null"
-state() { json_get /run/volkey/status.json "[d['state'] for d in j['devices'] if d['device']=='$1'][0]" 2>/dev/null; }
 for _ in $(seq 1 300); do
 	[[ -s /run/volkey/status.json && $(json_get /run/volkey/status.json 'j["agent"]["ready"]') == True ]] && break
 	sleep 0.1
@@ -59,8 +45,8 @@ done
 ready=$(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t0}")
 sed 's/^/   agent| /' "$TMP/agent.log"
 [[ $(json_get /run/volkey/status.json 'j["agent"]["ready"]') == True ]] || fail "not ready"
-[[ $(state "$b") == unlocked ]] || fail "the file-keyed volume: $(state "$b")"
-[[ $(state "$a") == failed ]] || fail "the KMS-keyed volume: $(state "$a")"
+[[ $(agent_state "$b") == unlocked ]] || fail "the file-keyed volume: $(agent_state "$b")"
+[[ $(agent_state "$a") == failed ]] || fail "the KMS-keyed volume: $(agent_state "$a")"
 grep -q "$a (other): .*token 0 (aws-kms:alias/vol): .*KMS" "$TMP/agent.log" || fail "no clear one-line failure for $a"
 awk "BEGIN{exit !($ready < 15)}" || fail "ready after ${ready}s: the wait was not bounded by the KMS deadline"
 echo "   ready ${ready} s after start with KMS hanging (deadline 4 s)"
@@ -69,12 +55,12 @@ step "a disk hot-added while KMS hangs is served"
 c=$(loopdev c); on_exit "losetup -d $c 2>/dev/null"
 "$VOLKEY" format "$c" --key file:/run/kek --yes >/dev/null
 udevadm trigger --action=change "$c"
-for _ in $(seq 1 200); do [[ $(state "$c") == unlocked ]] && break; sleep 0.1; done
-[[ $(state "$c") == unlocked ]] || fail "hot-added $c: $(state "$c")"
+for _ in $(seq 1 200); do [[ $(agent_state "$c") == unlocked ]] && break; sleep 0.1; done
+[[ $(agent_state "$c") == unlocked ]] || fail "hot-added $c: $(agent_state "$c")"
 
 step "KMS answers again: a change event unlocks the failed volume"
 curl -sf -X POST -H 'Content-Type: application/json' --data '{"latency_ms": 0, "latency_calls": 0}' "$KMS/_volkey/fault" >/dev/null
 udevadm trigger --action=change "$a"
-for _ in $(seq 1 200); do [[ $(state "$a") == unlocked ]] && break; sleep 0.1; done
-[[ $(state "$a") == unlocked ]] || { cat "$TMP/agent.log"; fail "$a after KMS came back: $(state "$a")"; }
+for _ in $(seq 1 200); do [[ $(agent_state "$a") == unlocked ]] && break; sleep 0.1; done
+[[ $(agent_state "$a") == unlocked ]] || { cat "$TMP/agent.log"; fail "$a after KMS came back: $(agent_state "$a")"; }
 echo "kms down ok"

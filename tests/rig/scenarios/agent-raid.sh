@@ -21,7 +21,6 @@ key = file:/run/kek
 mkfs = ext4
 mount = /mnt/is/%s
 CONF
-state() { json_get /run/volkey/status.json "[d['state'] for d in j['devices'] if d['device']=='$1'][0]"; }
 
 step "boot 1: stripe, format, mount"
 "$VOLKEYD" --once >"$TMP/agent.log" 2>&1 || { cat "$TMP/agent.log"; fail "volkeyd --once"; }
@@ -31,7 +30,7 @@ md=$(readlink -f /dev/md/volkey-is)
 mdadm --detail "$md" >"$TMP/md"
 assert_grep 'Raid Level : raid0' "$TMP/md"
 assert_grep 'Raid Devices : 3' "$TMP/md"
-[[ $(state "$md") == formatted ]] || fail "stripe: $(state "$md")"
+[[ $(agent_state "$md") == formatted ]] || fail "stripe: $(agent_state "$md")"
 [[ $(json_get /run/volkey/status.json 'len(j["devices"])') == 1 ]] || fail "members handled on their own"
 mountpoint -q /mnt/is/raid0 || fail "stripe not mounted"
 size=$(blockdev --getsize64 /dev/mapper/volkey-is-raid0)
@@ -47,7 +46,7 @@ rm -f /run/volkey/status.json
 "$VOLKEYD" --once >"$TMP/agent2.log" 2>&1 || { cat "$TMP/agent2.log"; fail "volkeyd --once (boot 2)"; }
 sed 's/^/   agent| /' "$TMP/agent2.log"
 md=$(readlink -f /dev/md/volkey-is)
-[[ $(state "$md") == unlocked ]] || fail "boot 2 stripe: $(state "$md")"
+[[ $(agent_state "$md") == unlocked ]] || fail "boot 2 stripe: $(agent_state "$md")"
 [[ $(cryptsetup luksUUID "$md") == "$uuid" ]] || fail "the stripe was reformatted"
 [[ $(cat /mnt/is/raid0/file) == kept ]] || fail "file lost"
 echo "instance-store stripe ok ($((size >> 20)) MiB over 3 disks)"
