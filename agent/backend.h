@@ -28,6 +28,7 @@ struct key_info {
 	char region[48];     /* KMS region that answered */
 	char cred_source[64];/* "environment", "profile NAME", "container", "imds role NAME", "file", "pin-source" */
 	char detail[256];    /* backend-specific: key spec, mechanism, token label */
+	char request_id[64]; /* KMS x-amzn-RequestId of the answer (for support cases and the journal) */
 };
 
 struct kctx; /* shared across calls: config, KMS connections and credentials, error text */

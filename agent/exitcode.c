@@ -15,6 +15,8 @@ static const struct exit_code_info table[] = {
 	{ EXIT_UNSUPPORTED, "unsupported", "not supported by this kernel, device or build" },
 	{ EXIT_DATA, "data", "corrupted or unexpected header, token or answer" },
 	{ EXIT_FAILURE_OTHER, "failure", "any other failure (I/O error, internal error)" },
+	{ EXIT_NOTHING_DUE, "nothing-due", "`rotate --all`: no volume was due, nothing was done" },
+	{ EXIT_PARTIAL, "partial", "`rotate --all`: some volumes failed (each result says which and why)" },
 	{ 0, NULL, NULL },
 };
 

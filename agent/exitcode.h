@@ -14,6 +14,9 @@ enum volkey_exit {
 	EXIT_UNSUPPORTED = 7, /* not supported by this kernel, device or build */
 	EXIT_DATA = 8,        /* corrupted header, token or answer */
 	EXIT_FAILURE_OTHER = 10, /* anything else (I/O error, internal error) */
+	/* Outcomes of commands over many volumes (rotate --all), not errno mappings: */
+	EXIT_NOTHING_DUE = 11, /* nothing was due, nothing was done */
+	EXIT_PARTIAL = 12,     /* some volumes done, some failed */
 };
 
 struct exit_code_info {

@@ -395,9 +395,26 @@ static int ensure_creds(struct kctx *c, struct kms_client *k)
 	return 0;
 }
 
+/* Keeps the answer's x-amzn-RequestId (the id AWS support and CloudTrail know the call by). */
+static size_t header_cb(char *buf, size_t size, size_t n, void *userdata)
+{
+	static const char name[] = "x-amzn-requestid:";
+	char *id = userdata;
+	size_t len = size * n, i, j = 0;
+
+	if (len > sizeof(name) - 1 && strncasecmp(buf, name, sizeof(name) - 1) == 0) {
+		for (i = sizeof(name) - 1; i < len && (buf[i] == ' ' || buf[i] == '\t'); i++)
+			;
+		for (; i < len && j < 63 && buf[i] > ' ' && buf[i] < 0x7f; i++)
+			id[j++] = buf[i];
+		id[j] = '\0';
+	}
+	return len;
+}
+
 static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *endpoint, const char *region,
 		   const struct kms_request *q, const char *body, size_t body_len, long timeout_ms,
-		   struct curl_buf *resp, long *status, CURLcode *cc, char *cerr)
+		   struct curl_buf *resp, long *status, CURLcode *cc, char *cerr, char *request_id)
 {
 	_cleanup_secret_ char *tokhdr = NULL;
 	struct curl_slist *hdrs = NULL;
@@ -448,6 +465,9 @@ static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *en
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
 	cerr[0] = '\0';
+	request_id[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, request_id);
 	curl_buf_attach(h, resp, KMS_ANSWER_MAX);
 	*cc = curl_easy_perform(h);
 	*status = 0;
@@ -493,7 +513,7 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 
 		for (int attempt = 1; attempt <= k->cfg.kms_max_attempts; attempt++) {
 			_cleanup_(curl_buf_freep) struct curl_buf *resp = NULL;
-			char cerr[CURL_ERROR_SIZE], type[128] = "", msg[512] = "";
+			char cerr[CURL_ERROR_SIZE], type[128] = "", msg[512] = "", rid[64] = "";
 			long status = 0, left = deadline - now_ms();
 			CURLcode cc = CURLE_OK;
 			enum err_class cls;
@@ -508,7 +528,7 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 			if (r < 0)
 				return r;
 			r = perform(c, k, h, endpoint, regions[ri], q, body, body_len,
-				    left < k->cfg.kms_timeout_ms ? left : k->cfg.kms_timeout_ms, resp, &status, &cc, cerr);
+				    left < k->cfg.kms_timeout_ms ? left : k->cfg.kms_timeout_ms, resp, &status, &cc, cerr, rid);
 			if (r < 0)
 				return r;
 			if (cc != CURLE_OK) {
@@ -536,6 +556,7 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 				snprintf(info->region, sizeof(info->region), "%s", regions[ri]);
 				snprintf(info->cred_source, sizeof(info->cred_source), "%s", k->creds.source);
 				snprintf(info->key_ref, sizeof(info->key_ref), "%s", ret->key_id);
+				snprintf(info->request_id, sizeof(info->request_id), "%s", rid);
 				return 0;
 			}
 			if (!resp->data || kms_parse_error(resp->data, resp->len, type, sizeof(type), msg, sizeof(msg)) < 0) {
@@ -543,8 +564,9 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 				snprintf(msg, sizeof(msg), "unparseable error answer");
 			}
 			cls = classify(type, status, &e);
-			snprintf(last_msg, sizeof(last_msg), "%s: %s: %s (key %s, region %s, credentials from %s)",
-				 plain_words(e), type, msg, key_name(q), regions[ri], k->creds.source);
+			snprintf(last_msg, sizeof(last_msg), "%s: %s: %s (key %s, region %s, credentials from %s%s%s)",
+				 plain_words(e), type, msg, key_name(q), regions[ri], k->creds.source,
+				 rid[0] ? ", request id " : "", rid);
 			last_r = e;
 			if (cls == E_FATAL)
 				return kctx_fail(c, e, "KMS %s failed: %s", kms_op_name(q->op), last_msg);

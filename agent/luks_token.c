@@ -107,23 +107,13 @@ static bool rfc3339_ok(const char *s)
 	       back.tm_hour == tm.tm_hour && back.tm_min == tm.tm_min && back.tm_sec == tm.tm_sec;
 }
 
-/* "keyslots": one decimal keyslot number as a string, or none (-1: libcryptsetup
- * unassigns a keyslot that was removed behind volkey's back). */
-static int get_single_keyslot(struct json_object *o, int *ret)
+/* One keyslot number: a canonical decimal string 0..31. */
+static int keyslot_number(struct json_object *v, int *ret)
 {
-	struct json_object *arr, *v;
 	const char *s;
 	char *end;
 	long n;
 
-	if (!json_object_object_get_ex(o, "keyslots", &arr) || !json_object_is_type(arr, json_type_array) ||
-	    json_object_array_length(arr) > 1)
-		return -EBADMSG;
-	if (json_object_array_length(arr) == 0) {
-		*ret = -1;
-		return 0;
-	}
-	v = json_object_array_get_idx(arr, 0);
 	if (!json_object_is_type(v, json_type_string))
 		return -EBADMSG;
 	s = json_object_get_string(v);
@@ -134,6 +124,30 @@ static int get_single_keyslot(struct json_object *o, int *ret)
 	if (errno || end == s || *end || n < 0 || n > 31 || s[0] == '-' || s[0] == '+' || (s[0] == '0' && s[1]))
 		return -EBADMSG;
 	*ret = (int)n;
+	return 0;
+}
+
+/* "keyslots": up to max decimal keyslot numbers as strings (none: -1, libcryptsetup
+ * unassigns a keyslot that was removed behind volkey's back). A volkey token has a
+ * second keyslot only while a volume-key re-encryption is prepared or running: the
+ * same secret in a keyslot of the new volume key. */
+static int get_keyslots(struct json_object *o, size_t max, int *ret, int *ret2)
+{
+	struct json_object *arr;
+	size_t n;
+
+	*ret = -1;
+	if (ret2)
+		*ret2 = -1;
+	if (!json_object_object_get_ex(o, "keyslots", &arr) || !json_object_is_type(arr, json_type_array))
+		return -EBADMSG;
+	n = json_object_array_length(arr);
+	if (n > max)
+		return -EBADMSG;
+	if (n >= 1 && keyslot_number(json_object_array_get_idx(arr, 0), ret) < 0)
+		return -EBADMSG;
+	if (n == 2 && (keyslot_number(json_object_array_get_idx(arr, 1), ret2) < 0 || *ret2 == *ret))
+		return -EBADMSG;
 	return 0;
 }
 
@@ -193,8 +207,9 @@ int volkey_token_parse(const char *json, size_t len, struct volkey_token *ret, c
 		return -EPROTONOSUPPORT;
 	}
 	t.version = (int)n;
-	if (get_single_keyslot(o, &t.keyslot) < 0)
-		return why(w, wl, -EBADMSG, "%s", "\"keyslots\" is not a list of one keyslot number");
+	if (get_keyslots(o, 2, &t.keyslot, &t.keyslot2) < 0)
+		return why(w, wl, -EBADMSG, "%s", "\"keyslots\" is not a list of one or two keyslot numbers");
+	t.has_keyslot2 = t.keyslot2 >= 0;
 	if (!json_object_object_get_ex(o, "generation", &v) || !json_object_is_type(v, json_type_int) ||
 	    json_object_get_int64(v) < 1 || json_object_get_int64(v) > INT32_MAX)
 		return why(w, wl, -EBADMSG, "%s", "no positive integer \"generation\"");
@@ -203,6 +218,12 @@ int volkey_token_parse(const char *json, size_t len, struct volkey_token *ret, c
 	if (!s || !rfc3339_ok(s))
 		return why(w, wl, -EBADMSG, "%s", "no \"created\" time (YYYY-MM-DDTHH:MM:SSZ)");
 	memcpy(t.created, s, strlen(s) + 1);
+	if (json_object_object_get_ex(o, "rewrapped", &v)) {
+		s = get_string(o, "rewrapped");
+		if (!s || !rfc3339_ok(s))
+			return why(w, wl, -EBADMSG, "%s", "\"rewrapped\" is not a time (YYYY-MM-DDTHH:MM:SSZ)");
+		memcpy(t.rewrapped, s, strlen(s) + 1);
+	}
 
 	s = get_string(o, "key_uri");
 	if (!s || !*s || strlen(s) > 4096)
@@ -246,15 +267,17 @@ static int add_string(struct json_object *o, const char *k, const char *v)
 	return 0;
 }
 
-static int add_keyslots(struct json_object *o, int keyslot)
+static int add_keyslots(struct json_object *o, int keyslot, int keyslot2)
 {
 	struct json_object *arr = json_object_new_array();
-	char num[16];
+	char num[16], num2[16];
 
 	if (!arr)
 		return -ENOMEM;
 	snprintf(num, sizeof(num), "%d", keyslot);
+	snprintf(num2, sizeof(num2), "%d", keyslot2);
 	if (json_object_array_add(arr, json_object_new_string(num)) < 0 ||
+	    (keyslot2 >= 0 && json_object_array_add(arr, json_object_new_string(num2)) < 0) ||
 	    json_object_object_add(o, "keyslots", arr) < 0) {
 		json_object_put(arr);
 		return -ENOMEM;
@@ -293,7 +316,7 @@ int volkey_token_format(const struct volkey_token *t, char **ret)
 		if (r < 0)
 			return r;
 	}
-	if ((r = add_string(o, "type", VOLKEY_TOKEN_TYPE)) < 0 || (r = add_keyslots(o, t->keyslot)) < 0)
+	if ((r = add_string(o, "type", VOLKEY_TOKEN_TYPE)) < 0 || (r = add_keyslots(o, t->keyslot, t->has_keyslot2 ? t->keyslot2 : -1)) < 0)
 		return r;
 	if (json_object_object_add(o, "volkey_version", json_object_new_int(VOLKEY_TOKEN_VERSION)) < 0)
 		return -ENOMEM;
@@ -304,7 +327,8 @@ int volkey_token_format(const struct volkey_token *t, char **ret)
 	if (json_object_object_add(o, "binding", bo) < 0)
 		return -ENOMEM;
 	bo = NULL; /* owned by o now */
-	if ((r = add_string(o, "created", t->created)) < 0)
+	if ((r = add_string(o, "created", t->created)) < 0 ||
+	    (t->rewrapped[0] && (r = add_string(o, "rewrapped", t->rewrapped)) < 0))
 		return r;
 	if (json_object_object_add(o, "generation", json_object_new_int64((int64_t)t->generation)) < 0)
 		return -ENOMEM;
@@ -318,7 +342,7 @@ int volkey_recovery_token_format(int keyslot, const char *created, char **ret)
 
 	if (!o)
 		return -ENOMEM;
-	if ((r = add_string(o, "type", VOLKEY_RECOVERY_TOKEN_TYPE)) < 0 || (r = add_keyslots(o, keyslot)) < 0 ||
+	if ((r = add_string(o, "type", VOLKEY_RECOVERY_TOKEN_TYPE)) < 0 || (r = add_keyslots(o, keyslot, -1)) < 0 ||
 	    (r = add_string(o, "created", created)) < 0)
 		return r;
 	return to_string(o, ret);
@@ -334,5 +358,5 @@ int volkey_recovery_token_parse(const char *json, int *ret_keyslot)
 	s = get_string(o, "type");
 	if (!s || strcmp(s, VOLKEY_RECOVERY_TOKEN_TYPE) != 0)
 		return -EBADMSG;
-	return get_single_keyslot(o, ret_keyslot);
+	return get_keyslots(o, 1, ret_keyslot, NULL);
 }

@@ -18,12 +18,15 @@
 
 struct volkey_token {
 	int version;
-	int keyslot;          /* the one keyslot this token opens; -1 when it was removed */
+	int keyslot;          /* the keyslot this token opens; -1 when it was removed */
+	bool has_keyslot2;    /* during a volume-key re-encryption: keyslot2 is the new key's keyslot (same secret) */
+	int keyslot2;
 	char *key_uri;        /* as given to format/bind */
 	char *key_ref;        /* what wrapped it (key ARN, KEK fingerprint, token:label), may be NULL */
 	struct wrapped wrapped;
 	struct binding *binding; /* includes volkey:luks-uuid */
-	char created[32];     /* RFC 3339 UTC */
+	char created[32];     /* RFC 3339 UTC: when this secret was made */
+	char rewrapped[32];   /* RFC 3339 UTC: the last rewrap of it, "" if never (optional field) */
 	unsigned long generation;
 };
 

@@ -14,3 +14,11 @@ struct timespec deadline_after_ms(long ms)
 	}
 	return ts;
 }
+
+double monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}

@@ -6,3 +6,5 @@
 
 /* Now plus ms, normalized. */
 struct timespec deadline_after_ms(long ms);
+/* CLOCK_MONOTONIC in milliseconds (for durations and rates). */
+double monotonic_ms(void);

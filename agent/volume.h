@@ -77,14 +77,37 @@ int volume_pending_begin(struct volume *v, int keyslot, const char *op, struct e
 /* volume_load(), refusing a half-format and finishing interrupted changes first. */
 int volume_load_for_change(const char *device, struct volume *v, struct errbuf *e);
 /* Adds a keyslot (fast PBKDF) for pass, announced by a pending token; crash points
- * "OP-pending" and "OP-keyslot". Returns the pending token's id, *ret_keyslot the slot. */
+ * "OP-pending", "OP-added" and "OP-keyslot"; flags as crypt_keyslot_add_by_key()
+ * (CRYPT_VOLUME_KEY_NO_SEGMENT: a keyslot of a key no data uses yet). Returns the pending token's id, *ret_keyslot the slot. */
 int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t vklen, const void *pass,
-		       size_t passlen, int *ret_keyslot, struct errbuf *e);
+		       size_t passlen, uint32_t flags, int *ret_keyslot, struct errbuf *e);
 /* Writes json over the pending token (one header write) and re-reads the tokens;
  * on failure drops the keyslot. */
 int volume_token_commit(struct volume *v, int pending, int keyslot, const char *json, struct errbuf *e);
 /* Destroys keyslot, then its pending token (crash point "drop-keyslot" between). */
 int volume_keyslot_drop(struct volume *v, int keyslot, int pending, struct errbuf *e);
+
+/* Another token (of any type, pending excepted) than `except` that uses keyslot k, or NULL. */
+const struct token_entry *volume_keyslot_sharer(const struct volume *v, int except, int k);
+
+/* ---- rotation (volume_rotate.c, volume_reencrypt.c, volume_erase.c; API in rotate.h) ---- */
+struct rotate_opts;
+struct rotate_event;
+struct kctx;
+/* The marker of the last volume-key re-encryption: {"type":"volkey-volume-key","keyslots":[],"created":T}. */
+#define VOLKEY_VK_TOKEN_TYPE "volkey-volume-key"
+/* Its time into buf; -ENOENT if the volume has none. */
+int volume_vk_rotated(struct volume *v, char *buf, size_t n);
+/* Two tokens of one key URI are an interrupted --secret: keeps the newer (if it
+ * unlocks) and removes the older with its keyslot. */
+int volume_finish_secret_rotation(struct volume *v, const struct volkey_config *cfg, struct errbuf *e);
+int volume_reencrypt(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
+		     struct errbuf *e);
+int volume_crypto_erase(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
+			struct errbuf *e);
+/* Appends the context's last KMS request id to a space-separated list. */
+void rotate_ids_add(char *ids, size_t n, struct kctx *c);
+void rotate_report(const struct rotate_opts *o, const struct rotate_event *ev);
 
 /* May a URI read from a token be used here? Refuses PKCS#11 modules outside the
  * allowed set (a token is data from a disk; a module path is code run as root). */

@@ -54,7 +54,7 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 			 kctx_error(c));
 		goto out;
 	}
-	p = r = volume_keyslot_add(&v, "bind", vk, vklen, secret, VOLUME_SECRET_BYTES, &k, e);
+	p = r = volume_keyslot_add(&v, "bind", vk, vklen, secret, VOLUME_SECRET_BYTES, 0, &k, e);
 	if (r < 0)
 		goto out;
 	{
@@ -139,8 +139,7 @@ static int other_way_in(struct volume *v, const struct volkey_config *cfg, int e
 	return 0;
 }
 
-/* Another token (of any type) that uses keyslot k, or NULL. */
-static const struct token_entry *keyslot_sharer(const struct volume *v, int except, int k)
+const struct token_entry *volume_keyslot_sharer(const struct volume *v, int except, int k)
 {
 	for (int i = 0; i < v->ntokens; i++) {
 		const struct token_entry *t = &v->tokens[i];
@@ -181,7 +180,7 @@ int volume_unbind(const char *device, int token, const struct volkey_config *cfg
 		goto out;
 	}
 	k = t->keyslot;
-	sharer = k >= 0 ? keyslot_sharer(&v, token, k) : NULL;
+	sharer = k >= 0 ? volume_keyslot_sharer(&v, token, k) : NULL;
 	if (sharer) {
 		const struct token_entry *o = sharer;
 		r = err_fail(e, -EBUSY, "%s: keyslot %d of token %d is also used by token %d (%s); not removing it",

@@ -41,7 +41,7 @@ int volume_keyslot_drop(struct volume *v, int keyslot, int pending, struct errbu
 }
 
 int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t vklen, const void *pass,
-		       size_t passlen, int *ret_keyslot, struct errbuf *e)
+		       size_t passlen, uint32_t flags, int *ret_keyslot, struct errbuf *e)
 {
 	char step[48];
 	int k = -1, p, r;
@@ -58,7 +58,7 @@ int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t 
 	test_crash_point(step);
 	r = volume_set_fast_pbkdf(v->cd);
 	if (r >= 0)
-		r = crypt_keyslot_add_by_volume_key(v->cd, k, vk, vklen, pass, passlen);
+		r = crypt_keyslot_add_by_key(v->cd, k, vk, vklen, pass, passlen, flags);
 	if (r < 0) {
 		err_fail(e, r, "%s: cannot add keyslot %d: %s", v->path, k, strerror(-r));
 		crypt_token_json_set(v->cd, p, NULL);

@@ -61,7 +61,7 @@ int volume_add_recovery(const char *device, const struct volkey_config *cfg,
 	}
 	/* The keyslot stays owned by a pending token until the phrase was handed over:
 	 * a crash or a failed delivery leaves nothing that counts as a way in. */
-	p = r = volume_keyslot_add(&v, "recovery", vk, vklen, phrase, strlen(phrase), &k, e);
+	p = r = volume_keyslot_add(&v, "recovery", vk, vklen, phrase, strlen(phrase), 0, &k, e);
 	if (r < 0)
 		goto out;
 	r = crypt_activate_by_passphrase(v.cd, NULL, k, phrase, strlen(phrase), 0);

@@ -67,13 +67,6 @@ bool volume_unlock_drain(long timeout_ms)
 	return idle;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 struct lane_arg {
 	struct race *race;
@@ -151,12 +144,12 @@ static void *lane_main(void *p)
 	size_t len = 0;
 	int r;
 
-	double t0 = now_ms();
+	double t0 = monotonic_ms();
 
 	free(a);
 	r = lane_unwrap(&race->cfg, l->json, &secret, &len, why, sizeof(why));
 	pthread_mutex_lock(&race->mu);
-	l->unwrap_ms = now_ms() - t0;
+	l->unwrap_ms = monotonic_ms() - t0;
 	l->r = r;
 	snprintf(l->why, sizeof(l->why), "%s", why);
 	if (r >= 0 && !race->abandoned) {
@@ -253,16 +246,19 @@ static int summarize(struct volume *v, struct race *race, struct errbuf *e)
 
 static int try_secret(struct volume *v, struct lane *l, const char *name, uint32_t flags, struct unlock_result *ret)
 {
-	double t0 = now_ms();
-	int r = crypt_activate_by_passphrase(v->cd, name, l->keyslot, l->secret, l->len, flags);
+	double t0 = monotonic_ms();
+	/* During a volume-key re-encryption the secret opens two keyslots (old and new
+	 * key): libcryptsetup needs both keys and finds them itself. */
+	int slot = crypt_reencrypt_status(v->cd, NULL) == CRYPT_REENCRYPT_NONE ? l->keyslot : CRYPT_ANY_SLOT;
+	int r = crypt_activate_by_passphrase(v->cd, name, slot, l->secret, l->len, flags);
 
 	/* bench-unlock reads this line: backend time against keyslot (PBKDF) time. */
 	log_debug("%s: token %d: unwrap %.2f ms, keyslot %d %s %.2f ms", v->path, l->token, l->unwrap_ms, l->keyslot,
-		  name ? "activation" : "check", now_ms() - t0);
+		  name ? "activation" : "check", monotonic_ms() - t0);
 	if (r < 0)
 		return r;
 	ret->token = l->token;
-	ret->keyslot = l->keyslot;
+	ret->keyslot = slot == CRYPT_ANY_SLOT ? r : l->keyslot;
 	ret->secret = TAKE_PTR(l->secret);
 	ret->len = l->len;
 	return 0;

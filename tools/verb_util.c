@@ -63,3 +63,11 @@ int parse_uint(const char *s, unsigned max, unsigned *ret)
 	*ret = (unsigned)v;
 	return 0;
 }
+
+int verb_exit_override = -1;
+
+int verb_exit_code(int code)
+{
+	verb_exit_override = code;
+	return -ECANCELED;
+}

@@ -15,3 +15,7 @@ bool verb_confirm(bool yes, const char *what);
 int verb_fail(int r, const struct errbuf *e, const char *action);
 /* Parses a non-negative decimal int; -EINVAL otherwise. */
 int parse_uint(const char *s, unsigned max, unsigned *ret);
+/* For outcomes that are not an errno (rotate --all): main() exits with code. Returns -ECANCELED. */
+int verb_exit_code(int code);
+/* The code set by verb_exit_code(), or -1. */
+extern int verb_exit_override;

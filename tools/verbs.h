@@ -23,6 +23,7 @@ extern const struct verb verb_unbind;
 extern const struct verb verb_recovery_key;
 extern const struct verb verb_status;
 extern const struct verb verb_backup_header;
+extern const struct verb verb_rotate;
 
 /* --config FILE (global option), or NULL for $VOLKEY_CONFIG / the default path. */
 extern const char *arg_config;

@@ -10,6 +10,7 @@
 #include "aws_creds.h"
 #include "log.h"
 #include "memhooks.h"
+#include "verb_util.h"
 #include "verbs.h"
 #include "volume.h"
 
@@ -28,6 +29,7 @@ static const struct verb *const verbs[] = {
 	&verb_recovery_key,
 	&verb_status,
 	&verb_backup_header,
+	&verb_rotate,
 	&verb_nvme_id,
 	&verb_doctor,
 };
@@ -124,7 +126,7 @@ int main(int argc, char **argv)
 	if (!volume_unlock_drain(200)) {
 		fflush(stdout);
 		fflush(stderr);
-		_exit(exit_code_from_errno(r));
+		_exit(verb_exit_override >= 0 ? verb_exit_override : exit_code_from_errno(r));
 	}
-	return exit_code_from_errno(r);
+	return verb_exit_override >= 0 ? verb_exit_override : exit_code_from_errno(r);
 }

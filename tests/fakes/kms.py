@@ -38,7 +38,8 @@ Config (JSON):
              "state": "Enabled",                        # Disabled, PendingDeletion
              "key_spec": "SYMMETRIC_DEFAULT",           # optional, default shown
              "description": "",                         # optional
-             "primary_region": "eu-west-1"}]}           # optional, mrk- keys only
+             "primary_region": "eu-west-1",             # optional, mrk- keys only
+             "rotations": 0}]}                          # optional: backing key versions made so far
   Key material = HKDF-SHA256(seed, info = account/region/id) for ordinary keys
   and HKDF-SHA256(seed, info = id) for multi-Region keys (ids starting "mrk-"):
   two doubles (two regions) with the same seed decrypt each other's mrk
@@ -56,8 +57,15 @@ KMS protocol (POST / only):
   400 UnknownOperationException. Unknown request members are ignored.
   KeyId forms: bare id, key ARN, alias/NAME, alias ARN (ARNs of another region
   or account → NotFoundException).
-  Ciphertext blob: b"VKMS1" | len(key id) (1 byte) | key id | 12-byte nonce |
-  AES-256-GCM ciphertext||tag, AAD = the header before the nonce followed by
+  Key rotation: like KMS, a key has backing key versions; a rotation
+  (POST /_volkey/rotate-key or "rotations" in the config) makes a new current
+  version. Version 0 is the material above; version V > 0 is HKDF with
+  info + "\0vV". Encrypt, GenerateDataKey* and ReEncrypt (also to the same
+  key) seal under the current version; Decrypt and ReEncrypt open every
+  version the key has.
+  Ciphertext blob: version 0: b"VKMS1" | len(key id) (1 byte) | key id;
+  version V > 0: b"VKMS2" | len(key id) | key id | V (4 bytes, big-endian);
+  then a 12-byte nonce | AES-256-GCM ciphertext||tag, AAD = the header before the nonce followed by
   the canonical encryption context (count, then sorted key/value pairs, each
   4-byte big-endian length + UTF-8). Wrong context, tampering, a blob of a key
   this double does not hold → InvalidCiphertextException (no message member,
@@ -126,6 +134,8 @@ as KMS calls):
   GET /_volkey/fault   the current fault state.
   POST /_volkey/key-state {"key": id|ARN|alias, "state": "Enabled"|"Disabled"|"PendingDeletion"}
     → 200 {"key_arn": ..., "state": ...}; unknown key 404, bad state 400.
+  POST /_volkey/rotate-key {"key": id|ARN|alias} → 200 {"key_arn": ..., "version": V}
+    (a new backing key version, as automatic or on-demand rotation in KMS).
   GET /_volkey/stats → {"calls": {op: n}, "connections": TCP connections
     accepted (control requests included), "kms_connections": connections
     that carried at least one KMS call, "tls_handshakes": n,
@@ -175,6 +185,7 @@ JSON_CT = "application/x-amz-json-1.1"
 TARGET_PREFIX = "TrentService."
 ERR_PREFIX = "com.amazonaws.kms#"
 BLOB_MAGIC = b"VKMS1"
+BLOB_MAGIC2 = b"VKMS2"
 MAX_BODY = 1 << 20
 OVERSIZE = 2 * 1024 * 1024
 SKEW = datetime.timedelta(minutes=15)
@@ -225,13 +236,27 @@ class Key:
             info = b"volkey-fake-kms/mrk\0" + self.id.encode()
         else:
             info = b"volkey-fake-kms/key\0" + ("%s\0%s\0%s" % (account, region, self.id)).encode()
+        self.info = info
+        self.seed = seed
         self.material = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"volkey-fake-kms/v1",
                              info=info).derive(seed.encode())
+        self.materials = [self.material]
+        rot = kc.get("rotations", 0)
+        if not isinstance(rot, int) or isinstance(rot, bool) or not 0 <= rot <= 1000:
+            raise ValueError("key %s: rotations must be an integer 0..1000" % self.id)
+        for _ in range(rot):
+            self.rotate()
         # A stable, plausible creation date (deterministic per key).
         h = hashlib.sha256(b"created\0" + info + seed.encode()).digest()
         self.created = 1600000000 + int.from_bytes(h[:4], "big") % 100000000 + \
             (h[4] % 1000) / 1000.0
         self.changed = time.time()
+
+    def rotate(self):
+        v = len(self.materials)
+        self.materials.append(HKDF(algorithm=hashes.SHA256(), length=32, salt=b"volkey-fake-kms/v1",
+                                   info=self.info + b"\0v%d" % v).derive(self.seed.encode()))
+        return v
 
     def usage(self):
         if self.key_spec.startswith("ECC_") or self.key_spec.startswith("SM2"):
@@ -281,25 +306,28 @@ def canonical_context(ctx):
     return b"".join(out)
 
 
-def blob_header(key_id):
+def blob_header(key_id, version=0):
     kid = key_id.encode()
-    return BLOB_MAGIC + bytes([len(kid)]) + kid
+    if version == 0:
+        return BLOB_MAGIC + bytes([len(kid)]) + kid
+    return BLOB_MAGIC2 + bytes([len(kid)]) + kid + struct.pack(">I", version)
 
 
 def parse_blob(blob):
-    """→ (key id, header, nonce, sealed) or raise InvalidCiphertextException."""
+    """→ (key id, backing version, header, nonce, sealed) or raise InvalidCiphertextException."""
     n = len(BLOB_MAGIC)
-    if len(blob) < n + 1 or blob[:n] != BLOB_MAGIC:
+    if len(blob) < n + 1 or blob[:n] not in (BLOB_MAGIC, BLOB_MAGIC2):
         raise KmsError("InvalidCiphertextException")
     klen = blob[n]
-    hdr_end = n + 1 + klen
+    hdr_end = n + 1 + klen + (4 if blob[:n] == BLOB_MAGIC2 else 0)
     if klen == 0 or len(blob) < hdr_end + 12 + 16:
         raise KmsError("InvalidCiphertextException")
     try:
-        kid = blob[n + 1:hdr_end].decode()
+        kid = blob[n + 1:n + 1 + klen].decode()
     except UnicodeDecodeError:
         raise KmsError("InvalidCiphertextException")
-    return kid, blob[:hdr_end], blob[hdr_end:hdr_end + 12], blob[hdr_end + 12:]
+    version = struct.unpack(">I", blob[n + 1 + klen:hdr_end])[0] if blob[:n] == BLOB_MAGIC2 else 0
+    return kid, version, blob[:hdr_end], blob[hdr_end:hdr_end + 12], blob[hdr_end + 12:]
 
 
 # ---------------------------------------------------------------- state
@@ -439,9 +467,11 @@ class State:
                            "You cannot use %s for this operation: its KeySpec is %s." % (k.arn, k.key_spec))
 
     def seal(self, k, plaintext, ctx):
-        hdr = blob_header(k.id)
+        with self.lock:
+            version = len(k.materials) - 1
+        hdr = blob_header(k.id, version)
         nonce = os.urandom(12)
-        return hdr + nonce + AESGCM(k.material).encrypt(nonce, plaintext, hdr + canonical_context(ctx))
+        return hdr + nonce + AESGCM(k.materials[version]).encrypt(nonce, plaintext, hdr + canonical_context(ctx))
 
     def blob_key(self, blob):
         kid = parse_blob(blob)[0]
@@ -451,9 +481,13 @@ class State:
         return k
 
     def unseal(self, k, blob, ctx):
-        _, hdr, nonce, sealed = parse_blob(blob)
+        _, version, hdr, nonce, sealed = parse_blob(blob)
+        with self.lock:
+            material = k.materials[version] if version < len(k.materials) else None
+        if material is None:
+            raise KmsError("InvalidCiphertextException")
         try:
-            return AESGCM(k.material).decrypt(nonce, sealed, hdr + canonical_context(ctx))
+            return AESGCM(material).decrypt(nonce, sealed, hdr + canonical_context(ctx))
         except InvalidTag:
             raise KmsError("InvalidCiphertextException")
 
@@ -846,6 +880,15 @@ def make_handler(st):
                 if self.path == "/_volkey/fault":
                     d = st.set_faults(req)
                     return self.send(200, json.dumps(d).encode(), "application/json")
+                if self.path == "/_volkey/rotate-key":
+                    try:
+                        k = st.resolve(req.get("key") if isinstance(req, dict) else None)
+                    except KmsError as e:
+                        return self.send(404, json.dumps({"error": e.message}).encode(), "application/json")
+                    with st.lock:
+                        v = k.rotate()
+                    return self.send(200, json.dumps({"key_arn": k.arn, "version": v}).encode(),
+                                     "application/json")
                 if self.path == "/_volkey/key-state":
                     if not isinstance(req, dict) or req.get("state") not in STATES:
                         raise ValueError("state must be one of %s" % (STATES,))

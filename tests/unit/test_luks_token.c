@@ -46,6 +46,7 @@ TEST(token_parses_all_fields)
 	CHECK_EQ_INT(volkey_token_parse(GOOD, strlen(GOOD), &t, why, sizeof(why)), 0);
 	CHECK_EQ_INT(t.version, 1);
 	CHECK_EQ_INT(t.keyslot, 3);
+	CHECK(!t.has_keyslot2);
 	CHECK_STREQ(t.key_uri, "aws-kms:alias/vol");
 	CHECK_STREQ(t.key_ref, "arn:aws:kms:eu-west-1:1:key/k");
 	CHECK_EQ_INT(t.wrapped.len, 4);
@@ -71,7 +72,20 @@ TEST(token_round_trip)
 	CHECK(memcmp(u.wrapped.data, t.wrapped.data, t.wrapped.len) == 0);
 	CHECK_EQ_INT(u.binding->n, 2);
 	CHECK_EQ_INT(u.generation, 4);
+	CHECK(!u.has_keyslot2);
 	free(json);
+	/* During a volume-key re-encryption a token also owns the new key's keyslot. */
+	t.has_keyslot2 = true;
+	t.keyslot2 = 0;
+	volkey_token_clear(&u);
+	CHECK_EQ_INT(volkey_token_format(&t, &json), 0);
+	CHECK(json && strstr(json, "\"keyslots\":[\"3\",\"0\"]"));
+	CHECK_EQ_INT(volkey_token_parse(json, strlen(json), &u, why, sizeof(why)), 0);
+	CHECK(u.has_keyslot2);
+	CHECK_EQ_INT(u.keyslot, 3);
+	CHECK_EQ_INT(u.keyslot2, 0);
+	free(json);
+	t.has_keyslot2 = false;
 	t.keyslot = -1; /* a token without its keyslot is not written */
 	CHECK_EQ_INT(volkey_token_format(&t, &json), -EINVAL);
 	volkey_token_clear(&t);
@@ -87,7 +101,9 @@ TEST(token_refusals_name_the_cause)
 		{ "\"type\":\"volkey\"", "\"type\":\"clevis\"", "type", -EBADMSG },
 		{ "\"volkey_version\":1", "\"volkey_version\":2", "token version 2", -EPROTONOSUPPORT },
 		{ "\"volkey_version\":1", "\"volkey_version\":\"1\"", "volkey_version", -EBADMSG },
-		{ "[\"3\"]", "[\"3\",\"4\"]", "keyslots", -EBADMSG },
+		{ "[\"3\"]", "[\"3\",\"4\",\"5\"]", "keyslots", -EBADMSG },
+		{ "[\"3\"]", "[\"3\",\"3\"]", "keyslots", -EBADMSG },
+		{ "[\"3\"]", "[\"3\",4]", "keyslots", -EBADMSG },
 		{ "[\"3\"]", "[\"03\"]", "keyslots", -EBADMSG },
 		{ "[\"3\"]", "[\"-1\"]", "keyslots", -EBADMSG },
 		{ "[\"3\"]", "[\"32\"]", "keyslots", -EBADMSG },

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <libnvme.h>
+
+#include "log.h"
+#include "macro.h"
+#include "nvme_erase.h"
+
+/* Format and sanitize can take minutes on real media. */
+#define NVME_ERASE_TIMEOUT_MS (10 * 60 * 1000)
+
+const char *nvme_erase_method_name(enum nvme_erase_method m)
+{
+	switch (m) {
+	case NVME_ERASE_FORMAT:
+		return "format-crypto-erase";
+	case NVME_ERASE_SANITIZE:
+		return "sanitize-crypto-erase";
+	case NVME_ERASE_NONE:
+		break;
+	}
+	return "none";
+}
+
+static int probe_fd(int fd, struct nvme_erase_result *ret)
+{
+	struct nvme_id_ctrl id;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = nvme_identify_ctrl(fd, &id);
+	if (r < 0) {
+		snprintf(ret->detail, sizeof(ret->detail), "not an NVMe device (Identify failed: %s)", strerror(errno));
+		return 0;
+	}
+	if (r > 0) {
+		snprintf(ret->detail, sizeof(ret->detail), "Identify Controller failed with NVMe status 0x%x", r);
+		return -EIO;
+	}
+	ret->nvme = true;
+	ret->fna = id.fna;
+	ret->sanicap = le32toh(id.sanicap);
+	ret->oacs = le16toh(id.oacs);
+	ret->nn = le32toh(id.nn);
+	if ((ret->oacs & NVME_CTRL_OACS_FORMAT) && (ret->fna & NVME_CTRL_FNA_CRYPTO_ERASE) &&
+	    (!(ret->fna & (NVME_CTRL_FNA_FMT_ALL_NAMESPACES | NVME_CTRL_FNA_SEC_ALL_NAMESPACES)) || ret->nn <= 1)) {
+		ret->method = NVME_ERASE_FORMAT;
+		snprintf(ret->detail, sizeof(ret->detail), "Format NVM with cryptographic erase (FNA 0x%x)", ret->fna);
+	} else if ((ret->sanicap & NVME_CTRL_SANICAP_CES) && ret->nn <= 1) {
+		ret->method = NVME_ERASE_SANITIZE;
+		snprintf(ret->detail, sizeof(ret->detail), "Sanitize with crypto erase (SANICAP 0x%x)", ret->sanicap);
+	} else if ((ret->fna & NVME_CTRL_FNA_CRYPTO_ERASE) || (ret->sanicap & NVME_CTRL_SANICAP_CES)) {
+		snprintf(ret->detail, sizeof(ret->detail),
+			 "crypto erase is offered but would reach all %u namespaces of the controller", ret->nn);
+	} else {
+		snprintf(ret->detail, sizeof(ret->detail),
+			 "the controller offers no crypto erase (FNA 0x%x, SANICAP 0x%x, format %s)", ret->fna,
+			 ret->sanicap, ret->oacs & NVME_CTRL_OACS_FORMAT ? "supported" : "not supported");
+	}
+	return 0;
+}
+
+int nvme_erase_probe(const char *device, struct nvme_erase_result *ret)
+{
+	_cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return negative_errno();
+	return probe_fd(fd, ret);
+}
+
+int nvme_crypto_erase(const char *device, struct nvme_erase_result *ret)
+{
+	_cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC);
+	__u32 nsid = 0, result = 0;
+	struct nvme_id_ns ns;
+	int r;
+
+	if (fd < 0)
+		return negative_errno();
+	r = probe_fd(fd, ret);
+	if (r < 0)
+		return r;
+	if (ret->method == NVME_ERASE_NONE)
+		return -EOPNOTSUPP;
+	if (nvme_get_nsid(fd, &nsid) < 0) {
+		snprintf(ret->detail, sizeof(ret->detail), "not an NVMe namespace (no namespace id)");
+		ret->method = NVME_ERASE_NONE;
+		return -EOPNOTSUPP;
+	}
+	if (ret->method == NVME_ERASE_FORMAT) {
+		struct nvme_format_nvm_args a = {
+			.result = &result,
+			.args_size = sizeof(a),
+			.fd = fd,
+			.timeout = NVME_ERASE_TIMEOUT_MS,
+			.nsid = nsid,
+			.ses = NVME_FORMAT_SES_CRYPTO_ERASE,
+		};
+		/* Keep the namespace's current LBA format: only the key changes. */
+		if (nvme_identify_ns(fd, nsid, &ns) != 0) {
+			snprintf(ret->detail, sizeof(ret->detail), "Identify Namespace %u failed", nsid);
+			return -EIO;
+		}
+		a.lbaf = ns.flbas & 0xf;
+		a.lbafu = (ns.flbas >> 5) & 0x3;
+		log_debug("%s: Format NVM nsid %u lbaf %u ses 2", device, nsid, a.lbaf);
+		r = nvme_format_nvm(&a);
+	} else {
+		struct nvme_sanitize_nvm_args a = {
+			.result = &result,
+			.args_size = sizeof(a),
+			.fd = fd,
+			.timeout = NVME_ERASE_TIMEOUT_MS,
+			.sanact = NVME_SANITIZE_SANACT_START_CRYPTO_ERASE,
+		};
+		log_debug("%s: Sanitize crypto erase", device);
+		r = nvme_sanitize_nvm(&a);
+	}
+	if (r < 0) {
+		r = negative_errno();
+		snprintf(ret->detail, sizeof(ret->detail), "%s failed: %s", nvme_erase_method_name(ret->method),
+			 strerror(-r));
+		return r;
+	}
+	if (r > 0) {
+		snprintf(ret->detail, sizeof(ret->detail), "%s refused by the controller: NVMe status 0x%x",
+			 nvme_erase_method_name(ret->method), r);
+		return -EIO;
+	}
+	/* The kernel re-reads the namespace after a format; wait for the node. */
+	snprintf(ret->detail, sizeof(ret->detail), "%s issued on namespace %u and completed",
+		 nvme_erase_method_name(ret->method), nsid);
+	return 0;
+}

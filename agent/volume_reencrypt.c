@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* rotate --volume-key: the data re-encrypted under a new volume key by
+ * libcryptsetup's LUKS2 re-encryption, online when the volume is mapped (the
+ * filesystem stays mounted and busy) and offline otherwise.
+ *
+ * Preparation gives every volkey token a second keyslot holding its same secret
+ * for the new key (announced by a pending token, so a crash leaves no orphan);
+ * libcryptsetup then records the re-encryption in the header and moves through
+ * the data one hotzone at a time with the chosen resilience (checksum, journal,
+ * none). When it finishes it removes the old key's keyslots, which leaves each
+ * token with its new keyslot. Interrupted (kill, power cut, Ctrl-C) it resumes
+ * from the header: `volkey rotate --volume-key` again, or volkeyd at boot. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#include "aead.h"
+#include "fileio.h"
+#include "log.h"
+#include "rotate.h"
+#include "secret.h"
+#include "testhook.h"
+#include "timeutil.h"
+#include "volume.h"
+
+/* The dm-crypt mapping of this LUKS2 volume (a holder whose dm uuid is
+ * CRYPT-LUKS2-<uuid without dashes>-*): 1 with its name, 0 when not mapped. */
+static int active_mapping(const char *device, const char *uuid, char *name, size_t n)
+{
+	char dir[96], sub[400], want[64];
+	struct dirent *de;
+	struct stat st;
+	size_t w = 0;
+	int found = 0;
+	DIR *d;
+
+	if (stat(device, &st) < 0 || !S_ISBLK(st.st_mode))
+		return 0;
+	w = (size_t)snprintf(want, sizeof(want), "CRYPT-LUKS2-");
+	for (const char *p = uuid; *p && w + 1 < sizeof(want); p++)
+		if (*p != '-')
+			want[w++] = *p;
+	want[w] = '\0';
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(st.st_rdev), minor(st.st_rdev));
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		_cleanup_free_ char *dmuuid = NULL, *dmname = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s/dm/uuid", dir, de->d_name);
+		if (read_first_line(NULL, sub, &dmuuid) < 0 || strncmp(dmuuid, want, w) != 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s/dm/name", dir, de->d_name);
+		if (read_first_line(NULL, sub, &dmname) < 0)
+			continue;
+		snprintf(name, n, "%s", dmname);
+		found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+int volume_vk_rotated(struct volume *v, char *buf, size_t n)
+{
+	for (int i = 0; i < v->ntokens; i++) {
+		const char *json = NULL;
+		_cleanup_free_ char *copy = NULL;
+		char *p, *q;
+
+		if (!streq_ptr(v->tokens[i].type, VOLKEY_VK_TOKEN_TYPE) ||
+		    crypt_token_json_get(v->cd, v->tokens[i].id, &json) < 0)
+			continue;
+		/* {"type":"volkey-volume-key","keyslots":[],"created":"YYYY-MM-DDTHH:MM:SSZ"} */
+		copy = strdup(json);
+		if (!copy || !(p = strstr(copy, "\"created\":\"")))
+			continue;
+		p += strlen("\"created\":\"");
+		q = strchr(p, '"');
+		if (!q || q - p != 20)
+			continue;
+		*q = '\0';
+		snprintf(buf, n, "%s", p);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int write_vk_marker(struct volume *v, struct errbuf *e)
+{
+	char now[32], json[160];
+	int id = CRYPT_ANY_TOKEN, r;
+
+	for (int i = 0; i < v->ntokens; i++)
+		if (streq_ptr(v->tokens[i].type, VOLKEY_VK_TOKEN_TYPE))
+			id = v->tokens[i].id;
+	rfc3339_now(now, sizeof(now));
+	snprintf(json, sizeof(json), "{\"type\":\"" VOLKEY_VK_TOKEN_TYPE "\",\"keyslots\":[],\"created\":\"%s\"}",
+		 now);
+	r = crypt_token_json_set(v->cd, id, json);
+	return r < 0 ? err_fail(e, r, "%s: cannot record the re-encryption's time: %s", v->path, strerror(-r)) : 0;
+}
+
+/* Every active keyslot must be a volkey token's, or it would be lost: the new
+ * volume key can only be put in keyslots whose secret volkey can unwrap. */
+static int check_carry_over(struct volume *v, struct errbuf *e)
+{
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
+		crypt_keyslot_info ki = crypt_keyslot_status(v->cd, k);
+		const struct token_entry *owner = NULL;
+
+		if (ki != CRYPT_SLOT_ACTIVE && ki != CRYPT_SLOT_ACTIVE_LAST)
+			continue;
+		for (int i = 0; i < v->ntokens && !owner; i++)
+			if (v->tokens[i].keyslot == k && v->tokens[i].role != TOKEN_PENDING)
+				owner = &v->tokens[i];
+		if (owner && owner->role == TOKEN_VOLKEY)
+			continue;
+		if (owner && owner->role == TOKEN_RECOVERY)
+			return err_fail(e, -EPERM,
+					"%s: keyslot %d is a recovery key, which cannot be carried over to a new volume "
+					"key without its phrase; remove it (volkey unbind --token %d), rotate, then add a "
+					"new one (volkey recovery-key)",
+					v->path, k, owner->id);
+		return err_fail(e, -EPERM,
+				"%s: keyslot %d is not a volkey token's (%s); re-encryption would lose it. Remove it or "
+				"use cryptsetup reencrypt, which asks for every passphrase",
+				v->path, k, owner ? owner->type : "no token");
+	}
+	return 0;
+}
+
+/* A crash after preparing but before libcryptsetup recorded the re-encryption
+ * leaves tokens with a second, unbound keyslot of a key no data uses: drop them,
+ * a new key is made. */
+static int drop_stale_prep(struct volume *v, struct errbuf *e)
+{
+	int r;
+
+	for (int i = 0; i < v->ntokens; i++) {
+		struct token_entry *t = &v->tokens[i];
+		_cleanup_free_ char *json = NULL;
+
+		if (t->role != TOKEN_VOLKEY || !t->t.has_keyslot2)
+			continue;
+		log_debug("%s: dropping keyslot %d of an unfinished re-encryption setup", v->path, t->t.keyslot2);
+		if (crypt_keyslot_status(v->cd, t->t.keyslot2) == CRYPT_SLOT_UNBOUND)
+			crypt_keyslot_destroy(v->cd, t->t.keyslot2);
+		t->t.has_keyslot2 = false;
+		r = volkey_token_format(&t->t, &json);
+		if (r >= 0)
+			r = crypt_token_json_set(v->cd, t->id, json);
+		if (r < 0)
+			return err_fail(e, r, "%s: cannot update token %d: %s", v->path, t->id, strerror(-r));
+	}
+	return volume_reload_tokens(v, e);
+}
+
+/* Gives every volkey token a keyslot of newvk with its own secret. Returns the
+ * new keyslot of the first token (for init) in *ret_new, its secret in *ret_pass. */
+static int prepare(struct volume *v, const struct volkey_config *cfg, int *ret_old, int *ret_new, void **ret_pass,
+		   size_t *ret_len, struct errbuf *e)
+{
+	_cleanup_secret_ void *newvk = NULL;
+	int ids[VOLKEY_MAX_TOKENS], n = 0, r, vklen;
+
+	vklen = crypt_get_volume_key_size(v->cd);
+	if (vklen <= 0)
+		return err_fail(e, -EINVAL, "%s: unknown volume key size", v->path);
+	newvk = secret_alloc((size_t)vklen);
+	if (!newvk)
+		return err_fail(e, -ENOMEM, "cannot allocate secret memory");
+	r = random_bytes(newvk, (size_t)vklen);
+	if (r < 0)
+		return err_fail(e, r, "cannot draw a random volume key");
+	for (int i = 0; i < v->ntokens; i++)
+		if (v->tokens[i].role == TOKEN_VOLKEY)
+			ids[n++] = v->tokens[i].id;
+	if (n == 0)
+		return err_fail(e, -ENOENT, "%s: no readable volkey token", v->path);
+	for (int i = 0; i < n; i++) {
+		struct unlock_result u = { .token = -1 };
+		int k2 = -1, p;
+
+		/* Each token's own secret: a token whose key is unreachable now would lose its way in. */
+		r = volume_unlock(v, cfg, ids[i], &u, e);
+		if (r < 0)
+			return err_fail(e, r, "%s: token %d cannot be unwrapped now, so it could not open the new key: %s",
+					v->path, ids[i], e->msg);
+		p = r = volume_keyslot_add(v, "reencrypt", newvk, (size_t)vklen, u.secret, u.len,
+					   CRYPT_VOLUME_KEY_NO_SEGMENT | CRYPT_VOLUME_KEY_DIGEST_REUSE, &k2, e);
+		if (r >= 0) {
+			r = crypt_token_assign_keyslot(v->cd, ids[i], k2);
+			if (r < 0)
+				err_fail(e, r, "%s: cannot assign keyslot %d to token %d: %s", v->path, k2, ids[i],
+					 strerror(-r));
+		}
+		if (r >= 0) {
+			test_crash_point("reencrypt-assigned");
+			r = crypt_token_json_set(v->cd, p, NULL);
+		}
+		if (r >= 0 && i == 0) {
+			*ret_old = u.keyslot;
+			*ret_new = k2;
+			*ret_pass = TAKE_PTR(u.secret);
+			*ret_len = u.len;
+		}
+		unlock_result_clear(&u);
+		if (r < 0)
+			return r;
+	}
+	return volume_reload_tokens(v, e);
+}
+
+struct run_state {
+	const struct rotate_opts *o;
+	double t0, last;
+	uint64_t start;
+	bool stopped;
+	bool half;
+};
+
+static int progress_cb(uint64_t size, uint64_t offset, void *usrptr)
+{
+	struct run_state *s = usrptr;
+	double now = monotonic_ms();
+	struct rotate_progress p = { .size = size, .offset = offset, .eta_s = -1, .done = offset >= size };
+
+	if (!s->half && size && offset >= size / 2) {
+		s->half = true;
+		test_crash_point("reencrypt-half");
+	}
+	if (!s->o->progress)
+		return 0;
+	if (!p.done && s->last > 0 && now - s->last < (double)s->o->progress_interval_ms)
+		return 0;
+	s->last = now;
+	if (offset > s->start && now > s->t0) {
+		p.rate = (double)(offset - s->start) * 1000.0 / (now - s->t0);
+		p.eta_s = p.rate > 0 ? (double)(size - offset) / p.rate : -1;
+	}
+	if (s->o->progress(&p, s->o->userdata)) {
+		s->stopped = true;
+		return 1;
+	}
+	return 0;
+}
+
+static bool resilience_ok(const char *r)
+{
+	return !r || streq_ptr(r, "checksum") || streq_ptr(r, "journal") || streq_ptr(r, "none");
+}
+
+int volume_reencrypt_pending(const char *device, uint64_t *ret_offset, uint64_t *ret_size)
+{
+	struct crypt_device *cd = NULL;
+	crypt_reencrypt_info ri;
+
+	if (crypt_init(&cd, device) < 0)
+		return -ENODEV;
+	if (crypt_load(cd, CRYPT_LUKS2, NULL) < 0) {
+		crypt_free(cd);
+		return 0;
+	}
+	ri = crypt_reencrypt_status(cd, NULL);
+	crypt_free(cd);
+	if (ret_offset)
+		*ret_offset = 0;
+	if (ret_size)
+		*ret_size = 0;
+	return ri == CRYPT_REENCRYPT_CLEAN || ri == CRYPT_REENCRYPT_CRASH;
+}
+
+int volume_reencrypt(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
+		     struct errbuf *e)
+{
+	_cleanup_secret_ void *pass = NULL;
+	struct unlock_result u = { .token = -1 };
+	struct run_state st = { .o = o };
+	char name[128] = "", cipher[32], mode[48], msg[256];
+	crypt_reencrypt_info ri;
+	bool mapped, fresh = false;
+	struct volume v;
+	size_t passlen = 0;
+	int r, kold = -1, knew = -1;
+
+	if (!resilience_ok(o->resilience))
+		return err_fail(e, -EINVAL, "--resilience %s: use checksum, journal or none", o->resilience);
+	r = volume_load_for_change(device, &v, e);
+	if (r < 0)
+		return r;
+	mapped = active_mapping(device, v.uuid, name, sizeof(name)) > 0;
+	ri = crypt_reencrypt_status(v.cd, NULL);
+	if (ri == CRYPT_REENCRYPT_INVALID) {
+		r = err_fail(e, -EUCLEAN, "%s: its re-encryption metadata is invalid", device);
+		goto out;
+	}
+	if (ri == CRYPT_REENCRYPT_NONE) {
+		struct crypt_params_luks2 luks2 = { .sector_size = (uint32_t)crypt_get_sector_size(v.cd) };
+		struct crypt_params_reencrypt params = {
+			.mode = CRYPT_REENCRYPT_REENCRYPT,
+			.direction = CRYPT_REENCRYPT_FORWARD,
+			.resilience = o->resilience ? o->resilience : "checksum",
+			.hash = o->hash ? o->hash : "sha256",
+			.luks2 = &luks2,
+			.flags = CRYPT_REENCRYPT_INITIALIZE_ONLY,
+		};
+
+		r = volume_finish_secret_rotation(&v, cfg, e);
+		if (r >= 0)
+			r = drop_stale_prep(&v, e);
+		if (r >= 0)
+			r = check_carry_over(&v, e);
+		if (r < 0)
+			goto out;
+		snprintf(cipher, sizeof(cipher), "%s", crypt_get_cipher(v.cd));
+		snprintf(mode, sizeof(mode), "%s", crypt_get_cipher_mode(v.cd));
+		r = prepare(&v, cfg, &kold, &knew, &pass, &passlen, e);
+		if (r < 0)
+			goto out;
+		test_crash_point("reencrypt-prepared");
+		r = crypt_reencrypt_init_by_passphrase(v.cd, mapped ? name : NULL, pass, passlen, kold, knew, cipher,
+						       mode, &params);
+		if (r < 0) {
+			err_fail(e, r, "%s: cannot start the re-encryption: %s", device, strerror(-r));
+			goto out;
+		}
+		test_crash_point("reencrypt-init");
+		fresh = true;
+		log_info("%s: re-encryption under a new volume key started (%s, resilience %s)", device,
+			 mapped ? "online" : "offline", params.resilience);
+	} else {
+		/* Resume: any token's secret opens both keys. */
+		r = volume_unlock(&v, cfg, -1, &u, e);
+		if (r < 0)
+			goto out;
+		pass = TAKE_PTR(u.secret);
+		passlen = u.len;
+		log_info("%s: resuming an interrupted re-encryption (%s)", device, mapped ? "online" : "offline");
+	}
+	{
+		struct crypt_params_reencrypt params = {
+			.resilience = fresh ? NULL : o->resilience,
+			.hash = fresh ? NULL : o->hash,
+			.flags = CRYPT_REENCRYPT_RESUME_ONLY,
+		};
+		r = crypt_reencrypt_init_by_passphrase(v.cd, mapped ? name : NULL, pass, passlen, CRYPT_ANY_SLOT,
+						       CRYPT_ANY_SLOT, NULL, NULL, &params);
+		if (r < 0) {
+			err_fail(e, r, "%s: cannot resume the re-encryption: %s", device, strerror(-r));
+			goto out;
+		}
+	}
+	st.t0 = monotonic_ms();
+	r = crypt_reencrypt_run(v.cd, progress_cb, &st);
+	if (r < 0) {
+		err_fail(e, r, "%s: re-encryption stopped: %s; run the same command again to resume", device,
+			 strerror(-r));
+		goto out;
+	}
+	volume_done(&v);
+	r = volume_load(device, &v, e);
+	if (r < 0)
+		return r;
+	if (crypt_reencrypt_status(v.cd, NULL) != CRYPT_REENCRYPT_NONE) {
+		r = err_fail(e, st.stopped ? -EINTR : -EIO,
+			     "%s: re-encryption %s; run 'volkey rotate %s --volume-key' to resume", device,
+			     st.stopped ? "paused" : "did not finish", device);
+		goto out;
+	}
+	test_crash_point("reencrypt-finished");
+	r = write_vk_marker(&v, e);
+	if (r >= 0)
+		r = volume_reload_tokens(&v, e);
+	if (r < 0)
+		goto out;
+	/* Every token must open the new key on its own. */
+	for (int i = 0; i < v.ntokens && r >= 0; i++) {
+		struct unlock_result check = { .token = -1 };
+		if (v.tokens[i].role != TOKEN_VOLKEY)
+			continue;
+		r = volume_unlock(&v, cfg, v.tokens[i].id, &check, e);
+		unlock_result_clear(&check);
+	}
+	if (r < 0)
+		goto out;
+	snprintf(msg, sizeof(msg), "data re-encrypted under a new volume key (%s)", mapped ? "online" : "offline");
+	rotate_report(o, &(struct rotate_event){ .kind = ROTATE_VOLUME_KEY, .device = device, .uuid = v.uuid,
+						 .token = -1, .request_ids = "", .message = msg });
+out:
+	if (r < 0)
+		rotate_report(o, &(struct rotate_event){ .kind = ROTATE_VOLUME_KEY, .device = device, .uuid = v.uuid,
+							 .token = -1, .request_ids = "", .r = r, .message = e->msg });
+	unlock_result_clear(&u);
+	volume_done(&v);
+	return r < 0 ? r : 0;
+}

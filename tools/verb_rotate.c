@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* volkey rotate DEVICE --rewrap [--to-key URI] | --secret | --volume-key | --crypto-erase --yes
+ * volkey rotate --all --rewrap|--secret|--volume-key [--older-than DAYS] [--json] */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exitcode.h"
+#include "log.h"
+#include "rotate.h"
+#include "rotlog.h"
+#include "verb_util.h"
+#include "verbs.h"
+#include "volume_status.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+struct ctx {
+	bool json;
+	bool tty;
+	struct json_object *events; /* this device's events */
+};
+
+static void report(const struct rotate_event *ev, void *userdata)
+{
+	struct ctx *c = userdata;
+	struct json_object *o = json_object_new_object();
+
+	rotate_journal(ev);
+	if (ev->r < 0)
+		log_debug("rotate %s %s: failed: %s", rotate_kind_name(ev->kind), ev->device, ev->message);
+	else if (ev->token >= 0)
+		log_info("%s: token %d: %s (%s -> %s, generation %lu)", ev->device, ev->token, ev->message,
+			 ev->old_key ? ev->old_key : "-", ev->new_key ? ev->new_key : "-", ev->generation);
+	else
+		log_info("%s: %s", ev->device, ev->message);
+	if (!o)
+		return;
+	if (ev->token >= 0)
+		json_object_object_add(o, "token", json_object_new_int(ev->token));
+	if (ev->old_key)
+		json_object_object_add(o, "old_key", json_object_new_string(ev->old_key));
+	if (ev->new_key)
+		json_object_object_add(o, "new_key", json_object_new_string(ev->new_key));
+	if (ev->generation)
+		json_object_object_add(o, "generation", json_object_new_int64((int64_t)ev->generation));
+	json_object_object_add(o, "kms_request_ids", json_object_new_string(ev->request_ids ? ev->request_ids : ""));
+	json_object_object_add(o, "outcome", json_object_new_string(ev->r < 0 ? "failed" : "done"));
+	json_object_object_add(o, "message", json_object_new_string(ev->message ? ev->message : ""));
+	json_object_array_add(c->events, o);
+}
+
+static int progress(const struct rotate_progress *p, void *userdata)
+{
+	struct ctx *c = userdata;
+	double frac = p->size ? (double)p->offset / (double)p->size : 0;
+
+	if (c->tty) {
+		char bar[31];
+		int fill = (int)(frac * 30);
+		for (int i = 0; i < 30; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[30] = '\0';
+		if (p->eta_s >= 0)
+			fprintf(stderr, "\r[%s] %5.1f%%  %7.1f MiB/s  %02d:%02d:%02d left ", bar, frac * 100,
+				p->rate / 1048576.0, (int)p->eta_s / 3600, (int)p->eta_s / 60 % 60, (int)p->eta_s % 60);
+		else
+			fprintf(stderr, "\r[%s] %5.1f%%  %7.1f MiB/s  --:--:-- left ", bar, frac * 100,
+				p->rate / 1048576.0);
+		if (p->done)
+			fputc('\n', stderr);
+	} else {
+		printf("{\"progress\":%.4f,\"offset\":%llu,\"size\":%llu,\"rate_bytes_per_s\":%.0f,\"eta_s\":%.0f}\n",
+		       frac, (unsigned long long)p->offset, (unsigned long long)p->size, p->rate,
+		       p->eta_s >= 0 ? p->eta_s : -1);
+	}
+	fflush(p->done || !c->tty ? stdout : stderr);
+	return stop_requested ? 1 : 0;
+}
+
+/* One result line for --json: the device and every event. */
+static void print_result(const char *device, enum rotate_kind kind, const char *outcome, int r, double age,
+			 struct json_object *events, const char *error)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "device", json_object_new_string(device));
+	json_object_object_add(o, "kind", json_object_new_string(rotate_kind_name(kind)));
+	json_object_object_add(o, "outcome", json_object_new_string(outcome));
+	json_object_object_add(o, "exit_code", json_object_new_int(exit_code_from_errno(r)));
+	if (age >= 0)
+		json_object_object_add(o, "age_days", json_object_new_double(floor(age * 100) / 100));
+	if (error)
+		json_object_object_add(o, "error", json_object_new_string(error));
+	json_object_object_add(o, "events", json_object_get(events));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	fflush(stdout);
+	json_object_put(o);
+}
+
+static int rotate_one(const char *device, struct rotate_opts *o, const struct volkey_config *cfg, struct ctx *c,
+		      double age)
+{
+	struct errbuf e = { { 0 } };
+	int r;
+
+	c->events = json_object_new_array();
+	r = volume_rotate(device, o, cfg, &e);
+	if (r < 0)
+		log_error("%s", e.msg[0] ? e.msg : "rotate failed");
+	if (c->json)
+		print_result(device, o->kind, r < 0 ? "failed" : "rotated", r, age, c->events, r < 0 ? e.msg : NULL);
+	json_object_put(c->events);
+	c->events = NULL;
+	return r;
+}
+
+static int rotate_all(struct rotate_opts *o, const struct volkey_config *cfg, struct ctx *c, double older_than)
+{
+	char **devs = NULL;
+	int n, due = 0, failed = 0, r;
+
+	n = volume_find_all(&devs);
+	if (n < 0)
+		return log_error_errno(n, "rotate --all: cannot list block devices: %s", strerror(-n));
+	for (int i = 0; i < n; i++) {
+		struct errbuf e = { { 0 } };
+		double age = -1;
+		bool resume = o->kind == ROTATE_VOLUME_KEY && volume_reencrypt_pending(devs[i], NULL, NULL) > 0;
+
+		r = volume_rotation_age(devs[i], o->kind, &age, &e);
+		if (r < 0 && !resume) {
+			failed++;
+			log_error("%s", e.msg);
+			if (c->json) {
+				struct json_object *none = json_object_new_array();
+				print_result(devs[i], o->kind, "failed", r, -1, none, e.msg);
+				json_object_put(none);
+			}
+			continue;
+		}
+		if (older_than >= 0 && age < older_than && !resume) {
+			log_info("%s: %s is %.1f days old, not due (--older-than %g)", devs[i], rotate_kind_name(o->kind),
+				 age, older_than);
+			if (c->json) {
+				struct json_object *none = json_object_new_array();
+				print_result(devs[i], o->kind, "not-due", 0, age, none, NULL);
+				json_object_put(none);
+			}
+			continue;
+		}
+		due++;
+		if (rotate_one(devs[i], o, cfg, c, age) < 0)
+			failed++;
+	}
+	for (int i = 0; i < n; i++)
+		free(devs[i]);
+	free(devs);
+	if (failed) {
+		log_error("rotate --all: %d of %d volkey volumes failed", failed, n);
+		return verb_exit_code(EXIT_PARTIAL);
+	}
+	if (due == 0) {
+		log_info("rotate --all: nothing due (%d volkey volumes)", n);
+		return verb_exit_code(EXIT_NOTHING_DUE);
+	}
+	return 0;
+}
+
+static int run_rotate(int argc, char **argv)
+{
+	enum { O_REWRAP = 1000, O_SECRET, O_VK, O_ERASE, O_TO_KEY, O_RES, O_ALL, O_OLDER, O_JSON, O_YES, O_INTERVAL };
+	static const struct option opts[] = {
+		{ "rewrap", no_argument, NULL, O_REWRAP },
+		{ "secret", no_argument, NULL, O_SECRET },
+		{ "volume-key", no_argument, NULL, O_VK },
+		{ "crypto-erase", no_argument, NULL, O_ERASE },
+		{ "to-key", required_argument, NULL, O_TO_KEY },
+		{ "token", required_argument, NULL, 't' },
+		{ "resilience", required_argument, NULL, O_RES },
+		{ "all", no_argument, NULL, O_ALL },
+		{ "older-than", required_argument, NULL, O_OLDER },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "yes", no_argument, NULL, O_YES },
+		{ "progress-interval", required_argument, NULL, O_INTERVAL },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct rotate_opts o = { .token = -1, .progress_interval_ms = 5000 };
+	struct ctx c = { .tty = isatty(STDERR_FILENO) };
+	struct volkey_config cfg;
+	double older_than = -1;
+	bool all = false, yes = false;
+	int nkinds = 0, ch, r;
+	unsigned u;
+	char *end;
+
+	while ((ch = getopt_long(argc, argv, "t:h", opts, NULL)) >= 0) {
+		switch (ch) {
+		case O_REWRAP:
+		case O_SECRET:
+		case O_VK:
+		case O_ERASE:
+			o.kind = ch == O_REWRAP ? ROTATE_REWRAP :
+				 ch == O_SECRET ? ROTATE_SECRET :
+				 ch == O_VK	? ROTATE_VOLUME_KEY :
+						  ROTATE_CRYPTO_ERASE;
+			nkinds++;
+			break;
+		case O_TO_KEY:
+			o.to_key = optarg;
+			break;
+		case 't':
+			if (parse_uint(optarg, 31, &u) < 0)
+				return log_error_errno(-EINVAL, "rotate: --token %s is not a token number (0-31)", optarg);
+			o.token = (int)u;
+			break;
+		case O_RES:
+			o.resilience = optarg;
+			break;
+		case O_ALL:
+			all = true;
+			break;
+		case O_OLDER:
+			older_than = strtod(optarg, &end);
+			if (end == optarg || *end || !(older_than >= 0) || older_than > 100000)
+				return log_error_errno(-EINVAL, "rotate: --older-than %s is not a number of days", optarg);
+			break;
+		case O_JSON:
+			c.json = true;
+			break;
+		case O_YES:
+			yes = true;
+			break;
+		case O_INTERVAL:
+			if (parse_uint(optarg, 86400, &u) < 0)
+				return log_error_errno(-EINVAL, "rotate: --progress-interval %s is not a number of seconds",
+						       optarg);
+			o.progress_interval_ms = (long)u * 1000;
+			break;
+		case 'h':
+			verb_print_help(&verb_rotate);
+			return 0;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (nkinds != 1)
+		return log_error_errno(-EINVAL, "rotate: give exactly one of --rewrap, --secret, --volume-key, --crypto-erase");
+	if (all ? optind != argc : optind + 1 != argc)
+		return log_error_errno(-EINVAL, "rotate: give DEVICE, or --all");
+	if (o.to_key && o.kind != ROTATE_REWRAP)
+		return log_error_errno(-EINVAL, "rotate: --to-key goes with --rewrap");
+	if (o.resilience && o.kind != ROTATE_VOLUME_KEY)
+		return log_error_errno(-EINVAL, "rotate: --resilience goes with --volume-key");
+	if (o.token >= 0 && o.kind != ROTATE_REWRAP && o.kind != ROTATE_SECRET)
+		return log_error_errno(-EINVAL, "rotate: --token goes with --rewrap or --secret");
+	if (older_than >= 0 && !all)
+		return log_error_errno(-EINVAL, "rotate: --older-than goes with --all");
+	if (o.kind == ROTATE_CRYPTO_ERASE) {
+		if (all)
+			return log_error_errno(-EINVAL, "rotate: --crypto-erase takes one DEVICE, never --all");
+		if (!verb_confirm(yes, "destroy every key of this volume; its data can never be read again"))
+			return log_error_errno(-EPERM, "%s: --crypto-erase destroys the volume for good; add --yes",
+					       argv[optind]);
+	}
+	if (all && o.to_key)
+		return log_error_errno(-EINVAL, "rotate: --to-key moves one volume's token; not with --all");
+	r = verb_load_config(&cfg);
+	if (r < 0)
+		return r;
+	o.report = report;
+	o.progress = progress;
+	o.userdata = &c;
+	if (o.kind == ROTATE_VOLUME_KEY) {
+		struct sigaction sa = { .sa_handler = on_signal };
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	if (all)
+		return rotate_all(&o, &cfg, &c, older_than);
+	return rotate_one(argv[optind], &o, &cfg, &c, -1);
+}
+
+const struct verb verb_rotate = {
+	.name = "rotate",
+	.args = "DEVICE|--all --rewrap [--to-key URI]|--secret|--volume-key|--crypto-erase --yes",
+	.summary = "rotate keys: rewrap, new secret, re-encrypt the data, or crypto-erase for decommissioning",
+	.run = run_rotate,
+	.help = "  --rewrap            rewrap each token's secret under its key's newest version (KMS ReEncrypt)\n"
+		"  --to-key URI        with --rewrap: under another key instead (one token: --token N)\n"
+		"  --secret            a new random secret, keyslot and token per token; the old ones go\n"
+		"  --volume-key        re-encrypt the data under a new volume key, online if mapped;\n"
+		"                      resumable: run it again after a crash, or volkeyd resumes it at boot\n"
+		"  --resilience MODE   with --volume-key: checksum (default), journal or none\n"
+		"  --progress-interval S  with --volume-key: seconds between progress reports (default 5)\n"
+		"  --crypto-erase      destroy every keyslot and the header, then the NVMe media key where the\n"
+		"                      controller offers crypto erase; needs --yes, refused while in use\n"
+		"  -t, --token N       only token N (--rewrap, --secret)\n"
+		"  --all               every volkey volume on this host that is due\n"
+		"  --older-than DAYS   with --all: due when what is rotated is at least DAYS old\n"
+		"  --json              one JSON result line per device on stdout\n"
+		"Exit: 0 done, 11 nothing due (--all), 12 some volumes failed (--all), else the failure's code.\n"
+		"Every rotation is written to the journal (MESSAGE_ID=" VOLKEY_ROTATION_MESSAGE_ID ").\n",
+};
