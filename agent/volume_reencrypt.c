@@ -295,6 +295,10 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 	r = volume_load_for_change(device, &v, e);
 	if (r < 0)
 		return r;
+	if (volume_count_volkey(&v) == 0) {
+		r = err_fail(e, -ENOENT, "%s: no volkey token: not a volkey volume", device);
+		goto out;
+	}
 	mapped = active_mapping(device, v.uuid, name, sizeof(name)) > 0;
 	ri = crypt_reencrypt_status(v.cd, NULL);
 	if (ri == CRYPT_REENCRYPT_INVALID) {

@@ -62,6 +62,10 @@ static struct json_object *token_json(const struct token_entry *t)
 		put_str(o, "key_ref", t->t.key_ref);
 		put_int(o, "generation", (int64_t)t->t.generation);
 		put_str(o, "created", t->t.created);
+		if (t->t.rewrapped[0])
+			put_str(o, "rewrapped", t->t.rewrapped);
+		if (t->t.has_keyslot2)
+			put_int(o, "keyslot_new_key", t->t.keyslot2);
 		for (size_t i = 0; i < t->t.binding->n; i++)
 			put_str(ctx, t->t.binding->pairs[i].key, t->t.binding->pairs[i].value);
 		json_object_object_add(o, "context", ctx);
@@ -193,6 +197,16 @@ int volume_status_json(const char *device, struct json_object **ret, struct errb
 		json_object_array_add(tokens, token_json(&v.tokens[i]));
 	json_object_object_add(o, "tokens", tokens);
 	json_object_object_add(o, "keyslots", keyslots_json(&v));
+	{
+		crypt_reencrypt_info ri = crypt_reencrypt_status(v.cd, NULL);
+		char when[32];
+		if (ri != CRYPT_REENCRYPT_NONE)
+			put_str(o, "reencryption", ri == CRYPT_REENCRYPT_CLEAN ? "interrupted (resumable)" :
+						   ri == CRYPT_REENCRYPT_CRASH ? "crashed (resumable after recovery)" :
+										 "invalid");
+		if (volume_vk_rotated(&v, when, sizeof(when)) == 0)
+			put_str(o, "volume_key_rotated", when);
+	}
 	if (crypt_persistent_flags_get(v.cd, CRYPT_FLAGS_ACTIVATION, &pflags) == 0)
 		json_object_object_add(o, "persistent_flags", activation_flags_json(pflags));
 	json_object_object_add(o, "mappings", mappings_json(device));

@@ -271,9 +271,11 @@ static int run_rotate(int argc, char **argv)
 	if (o.kind == ROTATE_CRYPTO_ERASE) {
 		if (all)
 			return log_error_errno(-EINVAL, "rotate: --crypto-erase takes one DEVICE, never --all");
-		if (!verb_confirm(yes, "destroy every key of this volume; its data can never be read again"))
-			return log_error_errno(-EPERM, "%s: --crypto-erase destroys the volume for good; add --yes",
-					       argv[optind]);
+		char what[512];
+		snprintf(what, sizeof(what), "%s: destroy every key and the header; the data can never be read again",
+			 argv[optind]);
+		if (!verb_confirm(yes, what))
+			return -EPERM; /* verb_confirm said why */
 	}
 	if (all && o.to_key)
 		return log_error_errno(-EINVAL, "rotate: --to-key moves one volume's token; not with --all");

@@ -66,6 +66,11 @@ static void print_text(struct json_object *o)
 		printf("  keyslot %-2s       %s (%s, %s iterations)\n", jstr(k, "id"), jstr(k, "role"),
 		       strna(jstr(k, "pbkdf")), strna(jstr(k, "iterations")));
 	}
+	if (jstr(o, "volume_key_rotated"))
+		printf("  volume key       re-encrypted %s\n", jstr(o, "volume_key_rotated"));
+	if (jstr(o, "reencryption"))
+		printf("  re-encryption    %s: volkey rotate %s --volume-key\n", jstr(o, "reencryption"),
+		       jstr(o, "device"));
 	print_flags("persistent flags", jget(o, "persistent_flags"));
 	if (jget(o, "agent"))
 		printf("  volkeyd          %s: %s\n", strna(jstr(jget(o, "agent"), "state")),

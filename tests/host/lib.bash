@@ -146,3 +146,18 @@ softhsm_init() {
 	printf '1234\n' >"$TMP/pin"; chmod 600 "$TMP/pin"
 	P11_KEK="pkcs11:token=volkey-test;object=kek?module-path=$mod&pin-source=$TMP/pin"
 }
+
+# with_journal LOG CMD...: run CMD with a fake journald (tests/fakes/journal.py) at
+# /run/systemd/journal/socket, in a private mount namespace with a tmpfs on /run, so
+# the host's journal is never touched; entries are appended to LOG as JSON lines.
+with_journal() {
+	local log=$1; shift
+	unshare -m --propagation private bash -c '
+		py=$1 fake=$2 log=$3; shift 3
+		mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal || exit 125
+		"$py" "$fake" --socket /run/systemd/journal/socket --log "$log" & p=$!
+		for i in $(seq 1 100); do [[ -S /run/systemd/journal/socket ]] && break; sleep 0.05; done
+		rc=0; "$@" || rc=$?
+		sleep 0.3; kill $p; wait $p 2>/dev/null
+		exit $rc' with_journal "$PY" "$VOLKEY_SRC/tests/fakes/journal.py" "$log" "$@"
+}
