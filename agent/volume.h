@@ -67,20 +67,27 @@ bool volume_keyslot_referenced(const struct volume *v, int keyslot);
 int volume_set_fast_pbkdf(struct crypt_device *cd);
 
 /* Finishes interrupted keyslot changes (pending tokens). Returns how many it fixed. */
-int volume_cleanup_pending(struct volume *v, struct errbuf *e);
+int volume_cleanup_pending(struct volume *v, const struct volkey_config *cfg, struct errbuf *e);
+/* Does the secret a pending token names (its "proof_token" N and optional
+ * "proof_wrapped" blob, bound like token N) open keyslot k? 1 yes (the keyslot
+ * is provably volkey's, even before the token owned it), 0 no or no proof. */
+int volume_pending_proven(struct volume *v, const struct volkey_config *cfg, int pending, int keyslot);
 /* A pending token's JSON for keyslot k (assigned: the keyslot exists and the token owns it). */
 int volume_pending_json(int keyslot, bool assigned, const char *op, char *buf, size_t n);
-/* Writes a pending token for keyslot k (not yet existing); returns its token id. */
-int volume_pending_begin(struct volume *v, int keyslot, const char *op, struct errbuf *e);
+/* Writes a pending token for keyslot k (not yet existing); returns its token id.
+ * proof: NULL, or JSON members naming the secret the keyslot will hold
+ * ("\"proof_token\":N" and optionally ",\"proof_wrapped\":\"BASE64\"") so that
+ * a crash before the token owns the keyslot can still be cleaned up. */
+int volume_pending_begin(struct volume *v, int keyslot, const char *op, const char *proof, struct errbuf *e);
 
 /* ---- keyslot changes (volume_change.c) ---- */
 /* volume_load(), refusing a half-format and finishing interrupted changes first. */
-int volume_load_for_change(const char *device, struct volume *v, struct errbuf *e);
+int volume_load_for_change(const char *device, const struct volkey_config *cfg, struct volume *v, struct errbuf *e);
 /* Adds a keyslot (fast PBKDF) for pass, announced by a pending token; crash points
  * "OP-pending", "OP-added" and "OP-keyslot"; flags as crypt_keyslot_add_by_key()
  * (CRYPT_VOLUME_KEY_NO_SEGMENT: a keyslot of a key no data uses yet). Returns the pending token's id, *ret_keyslot the slot. */
 int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t vklen, const void *pass,
-		       size_t passlen, uint32_t flags, int *ret_keyslot, struct errbuf *e);
+		       size_t passlen, uint32_t flags, const char *proof, int *ret_keyslot, struct errbuf *e);
 /* Writes json over the pending token (one header write) and re-reads the tokens;
  * on failure drops the keyslot. */
 int volume_token_commit(struct volume *v, int pending, int keyslot, const char *json, struct errbuf *e);

@@ -32,7 +32,7 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 	r = key_uri_trusted(uri, cfg, &why);
 	if (r < 0)
 		return err_fail(e, r, "%s: %s; nothing was written", device, why.msg);
-	r = volume_load_for_change(device, &v, e);
+	r = volume_load_for_change(device, cfg, &v, e);
 	if (r < 0)
 		return r;
 	for (int i = 0; i < v.ntokens; i++)
@@ -54,7 +54,7 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 			 kctx_error(c));
 		goto out;
 	}
-	p = r = volume_keyslot_add(&v, "bind", vk, vklen, secret, VOLUME_SECRET_BYTES, 0, &k, e);
+	p = r = volume_keyslot_add(&v, "bind", vk, vklen, secret, VOLUME_SECRET_BYTES, 0, NULL, &k, e);
 	if (r < 0)
 		goto out;
 	{
@@ -166,7 +166,7 @@ int volume_unbind(const char *device, int token, const struct volkey_config *cfg
 	t = volume_token(&v, token);
 	was_pending = t && t->role == TOKEN_PENDING;
 	volume_done(&v);
-	r = volume_load_for_change(device, &v, e);
+	r = volume_load_for_change(device, cfg, &v, e);
 	if (r < 0)
 		return r;
 	t = volume_token(&v, token);

@@ -10,7 +10,7 @@
 #include "testhook.h"
 #include "volume.h"
 
-int volume_load_for_change(const char *device, struct volume *v, struct errbuf *e)
+int volume_load_for_change(const char *device, const struct volkey_config *cfg, struct volume *v, struct errbuf *e)
 {
 	int r = volume_load(device, v, e);
 
@@ -21,7 +21,7 @@ int volume_load_for_change(const char *device, struct volume *v, struct errbuf *
 		return err_fail(e, -EUCLEAN, "%s: its format was interrupted; run 'volkey format %s' again", device,
 				device);
 	}
-	r = volume_cleanup_pending(v, e);
+	r = volume_cleanup_pending(v, cfg, e);
 	if (r < 0)
 		volume_done(v);
 	return r < 0 ? r : 0;
@@ -41,7 +41,7 @@ int volume_keyslot_drop(struct volume *v, int keyslot, int pending, struct errbu
 }
 
 int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t vklen, const void *pass,
-		       size_t passlen, uint32_t flags, int *ret_keyslot, struct errbuf *e)
+		       size_t passlen, uint32_t flags, const char *proof, int *ret_keyslot, struct errbuf *e)
 {
 	char step[48];
 	int k = -1, p, r;
@@ -51,7 +51,7 @@ int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t 
 			k = s;
 	if (k < 0)
 		return err_fail(e, -ENOSPC, "%s: no free keyslot", v->path);
-	p = volume_pending_begin(v, k, op, e);
+	p = volume_pending_begin(v, k, op, proof, e);
 	if (p < 0)
 		return p;
 	snprintf(step, sizeof(step), "%s-pending", op);

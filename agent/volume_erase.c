@@ -15,17 +15,21 @@
 #include <sys/stat.h>
 
 #include "devcheck.h"
+#include "macro.h"
 #include "log.h"
 #include "nvme_erase.h"
 #include "rotate.h"
 #include "testhook.h"
 #include "volume.h"
 
-/* LUKS2's largest metadata area (two 4 MiB headers is the maximum libcryptsetup
- * writes by default; keyslot areas follow, all before the data offset). */
-#define ERASE_CHUNK (1024 * 1024)
+/* What an erased device starts with (the rest of the old metadata area is zero),
+ * so that an erase interrupted after the header went is recognised and finished. */
+#define ERASED_MAGIC "volkey-crypto-erased v1"
+#define LUKS_MAGIC "LUKS\xba\xbe"
 
-static int zero_range(const char *path, unsigned long long len, struct errbuf *e)
+/* Zeroes [from, len) of path; with marker, then writes it over the first 4 KiB. */
+static int zero_range(const char *path, unsigned long long from, unsigned long long len, const char *marker,
+		      struct errbuf *e)
 {
 	static const char zeros[64 * 1024];
 	struct stat st;
@@ -37,7 +41,7 @@ static int zero_range(const char *path, unsigned long long len, struct errbuf *e
 	fd = open(path, O_WRONLY | O_CLOEXEC | (S_ISBLK(st.st_mode) ? O_EXCL : 0));
 	if (fd < 0)
 		return err_fail(e, negative_errno(), "%s: cannot open for writing: %s", path, strerror(errno));
-	for (unsigned long long off = 0; off < len && r >= 0;) {
+	for (unsigned long long off = from; off < len && r >= 0;) {
 		size_t n = len - off < sizeof(zeros) ? (size_t)(len - off) : sizeof(zeros);
 		ssize_t w = pwrite(fd, zeros, n, (off_t)off);
 		if (w <= 0)
@@ -48,6 +52,13 @@ static int zero_range(const char *path, unsigned long long len, struct errbuf *e
 	}
 	if (r >= 0 && fsync(fd) < 0)
 		r = err_fail(e, negative_errno(), "%s: cannot flush: %s", path, strerror(errno));
+	if (r >= 0 && marker) {
+		char first[4096] = { 0 };
+		snprintf(first, sizeof(first), "%s\n", marker);
+		test_crash_point("erase-zeroed");
+		if (pwrite(fd, first, sizeof(first), 0) != (ssize_t)sizeof(first) || fsync(fd) < 0)
+			r = err_fail(e, -EIO, "%s: cannot write the erase marker: %s", path, strerror(errno));
+	}
 	close(fd);
 	return r;
 }
@@ -64,13 +75,27 @@ static int erase_header(const char *device, char *uuid, size_t uuid_n, int *ret_
 		return err_fail(e, r, "%s: cannot open device: %s", device, strerror(-r));
 	r = crypt_load(cd, CRYPT_LUKS, NULL);
 	if (r < 0) {
+		char first[64] = "";
+		int fd = open(device, O_RDONLY | O_CLOEXEC);
+		bool erasing = false;
+
 		crypt_free(cd);
-		/* Interrupted after the header went: the metadata area is zero. */
-		if (dev_range_blank(device, 0) == 1) {
-			*ret_keyslots = -1;
-			return 0;
+		if (fd >= 0 && pread(fd, first, sizeof(first) - 1, 0) > 0)
+			/* Interrupted after the metadata area went: our marker, or the LUKS
+			 * magic of a header whose JSON areas are already zero. */
+			erasing = strncmp(first, ERASED_MAGIC, strlen(ERASED_MAGIC)) == 0 ||
+				  memcmp(first, LUKS_MAGIC, 6) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (!erasing)
+			return err_fail(e, -ENODEV, "%s: not a LUKS volume; nothing was erased", device);
+		if (strncmp(first, ERASED_MAGIC, strlen(ERASED_MAGIC)) != 0) {
+			r = zero_range(device, 4096, 16ULL * 1024 * 1024, ERASED_MAGIC, e);
+			if (r < 0)
+				return r;
 		}
-		return err_fail(e, -ENODEV, "%s: not a LUKS volume; nothing was erased", device);
+		*ret_keyslots = -1;
+		return 0;
 	}
 	snprintf(uuid, uuid_n, "%s", crypt_get_uuid(cd) ? crypt_get_uuid(cd) : "");
 	hdr = (unsigned long long)crypt_get_data_offset(cd) * 512ULL;
@@ -89,7 +114,9 @@ static int erase_header(const char *device, char *uuid, size_t uuid_n, int *ret_
 		test_crash_point("erase-keyslot");
 	}
 	crypt_free(cd);
-	r = zero_range(device, hdr, e);
+	/* Everything after the binary header first (the JSON areas of both copies and
+	 * the keyslot areas), then the marker over the binary header. */
+	r = zero_range(device, 4096, hdr, ERASED_MAGIC, e);
 	if (r < 0)
 		return r;
 	test_crash_point("erase-header");

@@ -223,19 +223,23 @@ int volume_pending_json(int keyslot, bool assigned, const char *op, char *buf, s
 			keyslot, op, now);
 }
 
-int volume_pending_begin(struct volume *v, int keyslot, const char *op, struct errbuf *e)
+int volume_pending_begin(struct volume *v, int keyslot, const char *op, const char *proof, struct errbuf *e)
 {
-	char json[256];
+	_cleanup_free_ char *json = NULL;
+	char base[256];
 	int r;
 
-	volume_pending_json(keyslot, false, op, json, sizeof(json));
+	volume_pending_json(keyslot, false, op, base, sizeof(base));
+	/* The proof goes in as extra members: {..., "proof_token":N, ...}. */
+	if (asprintf(&json, "%.*s%s%s}", (int)strlen(base) - 1, base, proof ? "," : "", proof ? proof : "") < 0)
+		return err_fail(e, -ENOMEM, "out of memory");
 	r = crypt_token_json_set(v->cd, CRYPT_ANY_TOKEN, json);
 	if (r < 0)
 		return err_fail(e, r, "%s: cannot write a LUKS2 token: %s", v->path, strerror(-r));
 	return r;
 }
 
-int volume_cleanup_pending(struct volume *v, struct errbuf *e)
+int volume_cleanup_pending(struct volume *v, const struct volkey_config *cfg, struct errbuf *e)
 {
 	int fixed = 0, r;
 
@@ -246,10 +250,12 @@ int volume_cleanup_pending(struct volume *v, struct errbuf *e)
 		if (t->role != TOKEN_PENDING)
 			continue;
 		ki = crypt_keyslot_status(v->cd, t->keyslot);
-		if (ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST) {
+		/* UNBOUND: a keyslot of a re-encryption's new key, not yet used by data. */
+		if (ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST || ki == CRYPT_SLOT_UNBOUND) {
 			/* Only a keyslot assigned to the pending token is provably the one volkey
 			 * was changing; anything else in that slot may be someone's passphrase. */
-			bool ours = crypt_token_is_assigned(v->cd, t->id, t->keyslot) == 0;
+			bool ours = crypt_token_is_assigned(v->cd, t->id, t->keyslot) == 0 ||
+				    (cfg && volume_pending_proven(v, cfg, t->id, t->keyslot) > 0);
 
 			if (ours && !volume_keyslot_referenced(v, t->keyslot)) {
 				if (active_keyslots(v->cd) <= 1)

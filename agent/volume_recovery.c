@@ -48,7 +48,7 @@ int volume_add_recovery(const char *device, const struct volkey_config *cfg,
 	size_t vklen = 0;
 	int r, k = -1, p;
 
-	r = volume_load_for_change(device, &v, e);
+	r = volume_load_for_change(device, cfg, &v, e);
 	if (r < 0)
 		return r;
 	r = volume_get_volume_key(&v, cfg, &vk, &vklen, NULL, e);
@@ -61,7 +61,7 @@ int volume_add_recovery(const char *device, const struct volkey_config *cfg,
 	}
 	/* The keyslot stays owned by a pending token until the phrase was handed over:
 	 * a crash or a failed delivery leaves nothing that counts as a way in. */
-	p = r = volume_keyslot_add(&v, "recovery", vk, vklen, phrase, strlen(phrase), 0, &k, e);
+	p = r = volume_keyslot_add(&v, "recovery", vk, vklen, phrase, strlen(phrase), 0, NULL, &k, e);
 	if (r < 0)
 		goto out;
 	r = crypt_activate_by_passphrase(v.cd, NULL, k, phrase, strlen(phrase), 0);

@@ -186,6 +186,7 @@ static int prepare(struct volume *v, const struct volkey_config *cfg, int *ret_o
 		return err_fail(e, -ENOENT, "%s: no readable volkey token", v->path);
 	for (int i = 0; i < n; i++) {
 		struct unlock_result u = { .token = -1 };
+		char proof[48];
 		int k2 = -1, p;
 
 		/* Each token's own secret: a token whose key is unreachable now would lose its way in. */
@@ -193,8 +194,9 @@ static int prepare(struct volume *v, const struct volkey_config *cfg, int *ret_o
 		if (r < 0)
 			return err_fail(e, r, "%s: token %d cannot be unwrapped now, so it could not open the new key: %s",
 					v->path, ids[i], e->msg);
+		snprintf(proof, sizeof(proof), "\"proof_token\":%d", ids[i]);
 		p = r = volume_keyslot_add(v, "reencrypt", newvk, (size_t)vklen, u.secret, u.len,
-					   CRYPT_VOLUME_KEY_NO_SEGMENT | CRYPT_VOLUME_KEY_DIGEST_REUSE, &k2, e);
+					   CRYPT_VOLUME_KEY_NO_SEGMENT | CRYPT_VOLUME_KEY_DIGEST_REUSE, proof, &k2, e);
 		if (r >= 0) {
 			r = crypt_token_assign_keyslot(v->cd, ids[i], k2);
 			if (r < 0)
@@ -292,7 +294,7 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 
 	if (!resilience_ok(o->resilience))
 		return err_fail(e, -EINVAL, "--resilience %s: use checksum, journal or none", o->resilience);
-	r = volume_load_for_change(device, &v, e);
+	r = volume_load_for_change(device, cfg, &v, e);
 	if (r < 0)
 		return r;
 	if (volume_count_volkey(&v) == 0) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "b64.h"
 #include "backend.h"
 #include "log.h"
 #include "rotate.h"
@@ -208,7 +209,7 @@ static int secret_token(struct volume *v, const struct token_entry *te, const vo
 	_cleanup_(key_uri_freep) struct key_uri *uri = NULL;
 	_cleanup_(kctx_freep) struct kctx *c = NULL;
 	_cleanup_secret_ void *secret = NULL;
-	_cleanup_free_ char *json = NULL;
+	_cleanup_free_ char *json = NULL, *proof = NULL;
 	char ids[ROTATE_REQUEST_IDS_MAX] = "", old_ref[512];
 	struct errbuf why = { { 0 } };
 	struct wrapped w = { 0 };
@@ -243,7 +244,14 @@ static int secret_token(struct volume *v, const struct token_entry *te, const vo
 			 old_id, uri->text, kctx_error(c));
 		goto out;
 	}
-	p = r = volume_keyslot_add(v, "secret", vk, vklen, secret, VOLUME_SECRET_BYTES, 0, &k, e);
+	{
+		_cleanup_free_ char *b64 = b64_encode(w.data, w.len);
+		if (!b64 || asprintf(&proof, "\"proof_token\":%d,\"proof_wrapped\":\"%s\"", old_id, b64) < 0) {
+			r = err_fail(e, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	p = r = volume_keyslot_add(v, "secret", vk, vklen, secret, VOLUME_SECRET_BYTES, 0, proof, &k, e);
 	if (r < 0)
 		goto out;
 	{
@@ -309,7 +317,7 @@ static int rotate_tokens(const char *device, const struct rotate_opts *o, const 
 		if (r < 0)
 			return err_fail(e, r, "%s: %s; nothing was changed", device, why.msg);
 	}
-	r = volume_load_for_change(device, &v, e);
+	r = volume_load_for_change(device, cfg, &v, e);
 	if (r < 0)
 		return r;
 	if (crypt_reencrypt_status(v.cd, NULL) != CRYPT_REENCRYPT_NONE) {
