@@ -75,7 +75,7 @@ int nvme_erase_probe(const char *device, struct nvme_erase_result *ret)
 	return probe_fd(fd, ret);
 }
 
-int nvme_crypto_erase(const char *device, struct nvme_erase_result *ret)
+int nvme_crypto_erase(const char *device, int want, struct nvme_erase_result *ret)
 {
 	_cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC);
 	__u32 nsid = 0, result = 0;
@@ -87,6 +87,17 @@ int nvme_crypto_erase(const char *device, struct nvme_erase_result *ret)
 	r = probe_fd(fd, ret);
 	if (r < 0)
 		return r;
+	if (want == NVME_ERASE_NONE) {
+		snprintf(ret->detail, sizeof(ret->detail), "skipped (--nvme-erase none)");
+		ret->method = NVME_ERASE_NONE;
+		return -EOPNOTSUPP;
+	}
+	if (want != NVME_ERASE_AUTO && ret->nvme && want != (int)ret->method) {
+		log_info("%s: %s was asked for; the controller %s (FNA 0x%x, SANICAP 0x%x)", device,
+			 nvme_erase_method_name(want), ret->method == NVME_ERASE_NONE ? "advertises no crypto erase" :
+			 "advertises another method", ret->fna, ret->sanicap);
+		ret->method = want;
+	}
 	if (ret->method == NVME_ERASE_NONE)
 		return -EOPNOTSUPP;
 	if (nvme_get_nsid(fd, &nsid) < 0) {

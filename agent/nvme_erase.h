@@ -27,6 +27,11 @@ struct nvme_erase_result {
 const char *nvme_erase_method_name(enum nvme_erase_method m);
 /* What device (a block device node) offers, without doing anything. */
 int nvme_erase_probe(const char *device, struct nvme_erase_result *ret);
-/* Probes, then issues the crypto erase. 0 done (method set); -EOPNOTSUPP nothing
- * offered (detail says why); other -errno: the command failed. */
-int nvme_crypto_erase(const char *device, struct nvme_erase_result *ret);
+/* Probes, then issues the crypto erase: want NVME_ERASE_AUTO takes what the
+ * controller advertises; FORMAT or SANITIZE issues that command even when not
+ * advertised (the controller refuses it if it cannot: some, like QEMU's, accept
+ * Format with SES=2 without advertising it); NONE skips. 0 done (method set);
+ * -EOPNOTSUPP nothing offered or skipped (detail says why); other -errno: the
+ * command failed. */
+int nvme_crypto_erase(const char *device, int want, struct nvme_erase_result *ret);
+#define NVME_ERASE_AUTO (-1)

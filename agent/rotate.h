@@ -54,6 +54,7 @@ struct rotate_opts {
 	const char *resilience;    /* volume-key: checksum (default), journal, none */
 	const char *hash;          /* volume-key, checksum resilience: its hash (default sha256) */
 	long progress_interval_ms; /* volume-key: how often progress() is called */
+	int nvme_erase;            /* crypto-erase: NVME_ERASE_AUTO (what is advertised), or a forced method */
 	/* Called once per token or volume with the outcome (the journal, --json). */
 	void (*report)(const struct rotate_event *ev, void *userdata);
 	/* volume-key: progress; return non-zero to stop cleanly (resumable). */

@@ -146,7 +146,7 @@ int volume_crypto_erase(const char *device, const struct rotate_opts *o, const s
 	if (r < 0)
 		goto out;
 	if (ds.is_block) {
-		r = nvme_crypto_erase(device, &ne);
+		r = nvme_crypto_erase(device, o->nvme_erase, &ne);
 		test_crash_point("erase-nvme");
 	} else {
 		snprintf(ne.detail, sizeof(ne.detail), "a regular file has no media key");

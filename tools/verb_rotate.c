@@ -12,6 +12,7 @@
 
 #include "exitcode.h"
 #include "log.h"
+#include "nvme_erase.h"
 #include "rotate.h"
 #include "rotlog.h"
 #include "verb_util.h"
@@ -180,7 +181,7 @@ static int rotate_all(struct rotate_opts *o, const struct volkey_config *cfg, st
 
 static int run_rotate(int argc, char **argv)
 {
-	enum { O_REWRAP = 1000, O_SECRET, O_VK, O_ERASE, O_TO_KEY, O_RES, O_ALL, O_OLDER, O_JSON, O_YES, O_INTERVAL };
+	enum { O_REWRAP = 1000, O_SECRET, O_VK, O_ERASE, O_TO_KEY, O_RES, O_ALL, O_OLDER, O_JSON, O_YES, O_INTERVAL, O_NVME };
 	static const struct option opts[] = {
 		{ "rewrap", no_argument, NULL, O_REWRAP },
 		{ "secret", no_argument, NULL, O_SECRET },
@@ -194,10 +195,11 @@ static int run_rotate(int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "yes", no_argument, NULL, O_YES },
 		{ "progress-interval", required_argument, NULL, O_INTERVAL },
+		{ "nvme-erase", required_argument, NULL, O_NVME },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct rotate_opts o = { .token = -1, .progress_interval_ms = 5000 };
+	struct rotate_opts o = { .token = -1, .progress_interval_ms = 5000, .nvme_erase = NVME_ERASE_AUTO };
 	struct ctx c = { .tty = isatty(STDERR_FILENO) };
 	struct volkey_config cfg;
 	double older_than = -1;
@@ -248,6 +250,19 @@ static int run_rotate(int argc, char **argv)
 				return log_error_errno(-EINVAL, "rotate: --progress-interval %s is not a number of seconds",
 						       optarg);
 			o.progress_interval_ms = (long)u * 1000;
+			break;
+		case O_NVME:
+			if (!strcmp(optarg, "auto"))
+				o.nvme_erase = NVME_ERASE_AUTO;
+			else if (!strcmp(optarg, "format"))
+				o.nvme_erase = NVME_ERASE_FORMAT;
+			else if (!strcmp(optarg, "sanitize"))
+				o.nvme_erase = NVME_ERASE_SANITIZE;
+			else if (!strcmp(optarg, "none"))
+				o.nvme_erase = NVME_ERASE_NONE;
+			else
+				return log_error_errno(-EINVAL, "rotate: --nvme-erase %s: use auto, format, sanitize or none",
+						       optarg);
 			break;
 		case 'h':
 			verb_print_help(&verb_rotate);
@@ -309,6 +324,8 @@ const struct verb verb_rotate = {
 		"  --progress-interval S  with --volume-key: seconds between progress reports (default 5)\n"
 		"  --crypto-erase      destroy every keyslot and the header, then the NVMe media key where the\n"
 		"                      controller offers crypto erase; needs --yes, refused while in use\n"
+		"  --nvme-erase HOW    with --crypto-erase: auto (what the controller advertises, default),\n"
+		"                      format or sanitize (issued even if not advertised), none\n"
 		"  -t, --token N       only token N (--rewrap, --secret)\n"
 		"  --all               every volkey volume on this host that is due\n"
 		"  --older-than DAYS   with --all: due when what is rotated is at least DAYS old\n"

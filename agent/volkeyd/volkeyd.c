@@ -24,6 +24,7 @@
 #include "timeutil.h"
 #include "memhooks.h"
 #include "provision.h"
+#include "resume.h"
 #include "raid.h"
 #include "statusfile.h"
 #include "volume.h"
@@ -74,6 +75,8 @@ static void *worker(void *p)
 	}
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
+	/* After the outcome counts for readiness: finish an interrupted re-encryption. */
+	resume_reencryption(dev, &cfg, &o);
 	/* The device changed while we looked at it (a format by hand, say): look again. */
 	if (redo)
 		submit(dev);
@@ -255,6 +258,8 @@ static int serve(struct udev *udev, struct udev_monitor *mon)
 	(void)udev;
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping (mappings stay)");
+	/* A running re-encryption pauses at its next checkpoint; the next boot resumes it. */
+	resume_stop_all(20000);
 	close(sfd);
 	return 0;
 }
@@ -346,6 +351,7 @@ int main(int argc, char **argv)
 	log_info("ready: %d failed, %d still working", failures, left);
 	if (once) {
 		udev_unref(udev);
+		resume_wait_all();
 		/* Workers past the timeout keep running; do not run exit handlers under them. */
 		fflush(stderr);
 		_exit(failures || left ? 1 : 0);
