@@ -55,7 +55,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: bench-unwrap bench-unlock bench-agent fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
+.PHONY: bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -126,6 +126,9 @@ bench-unlock: tests-build
 
 bench-agent: tests-build rig-image
 	@BUILD=$(BUILD) tests/bench/agent-boot.sh
+
+bench-rotate: tests-build rig-image
+	@BUILD=$(BUILD) tests/bench/rotate.sh
 
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	@tests/run-fuzz $(BUILD)/fuzz/fuzz_kms_parse tests/fuzz/corpus/kms $(FUZZ_SECONDS)

@@ -53,6 +53,7 @@ struct rotate_opts {
 	const char *to_key;        /* rewrap: another key URI */
 	const char *resilience;    /* volume-key: checksum (default), journal, none */
 	const char *hash;          /* volume-key, checksum resilience: its hash (default sha256) */
+	uint64_t hotzone_bytes;    /* volume-key: largest piece re-encrypted between checkpoints (0: libcryptsetup's) */
 	long progress_interval_ms; /* volume-key: how often progress() is called */
 	int nvme_erase;            /* crypto-erase: NVME_ERASE_AUTO (what is advertised), or a forced method */
 	/* Called once per token or volume with the outcome (the journal, --json). */

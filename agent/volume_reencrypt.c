@@ -14,8 +14,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 
 #include "aead.h"
@@ -27,38 +25,38 @@
 #include "timeutil.h"
 #include "volume.h"
 
-/* The dm-crypt mapping of this LUKS2 volume (a holder whose dm uuid is
- * CRYPT-LUKS2-<uuid without dashes>-*): 1 with its name, 0 when not mapped. */
-static int active_mapping(const char *device, const char *uuid, char *name, size_t n)
+/* The mapping of this LUKS2 volume: the device-mapper device whose uuid is
+ * CRYPT-LUKS2-<uuid without dashes>-<its own name>. Looked up among all dm
+ * devices, not the disk's holders: during an online re-encryption libcryptsetup
+ * stacks the mapping on helper devices (NAME-hotzone-*, NAME-overlay). 1 with its
+ * name, 0 when not mapped. */
+static int active_mapping(const char *uuid, char *name, size_t n)
 {
-	char dir[96], sub[400], want[64];
+	char want[64], sub[300];
 	struct dirent *de;
-	struct stat st;
 	size_t w = 0;
 	int found = 0;
 	DIR *d;
 
-	if (stat(device, &st) < 0 || !S_ISBLK(st.st_mode))
-		return 0;
 	w = (size_t)snprintf(want, sizeof(want), "CRYPT-LUKS2-");
-	for (const char *p = uuid; *p && w + 1 < sizeof(want); p++)
+	for (const char *p = uuid; *p && w + 2 < sizeof(want); p++)
 		if (*p != '-')
 			want[w++] = *p;
+	want[w++] = '-';
 	want[w] = '\0';
-	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(st.st_rdev), minor(st.st_rdev));
-	d = opendir(dir);
+	d = opendir("/sys/block");
 	if (!d)
 		return 0;
 	while (!found && (de = readdir(d))) {
 		_cleanup_free_ char *dmuuid = NULL, *dmname = NULL;
 
-		if (de->d_name[0] == '.')
+		if (strncmp(de->d_name, "dm-", 3) != 0)
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s/dm/uuid", dir, de->d_name);
+		snprintf(sub, sizeof(sub), "/sys/block/%s/dm/uuid", de->d_name);
 		if (read_first_line(NULL, sub, &dmuuid) < 0 || strncmp(dmuuid, want, w) != 0)
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s/dm/name", dir, de->d_name);
-		if (read_first_line(NULL, sub, &dmname) < 0)
+		snprintf(sub, sizeof(sub), "/sys/block/%s/dm/name", de->d_name);
+		if (read_first_line(NULL, sub, &dmname) < 0 || strcmp(dmuuid + w, dmname) != 0)
 			continue;
 		snprintf(name, n, "%s", dmname);
 		found = 1;
@@ -301,7 +299,7 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 		r = err_fail(e, -ENOENT, "%s: no volkey token: not a volkey volume", device);
 		goto out;
 	}
-	mapped = active_mapping(device, v.uuid, name, sizeof(name)) > 0;
+	mapped = active_mapping(v.uuid, name, sizeof(name)) > 0;
 	ri = crypt_reencrypt_status(v.cd, NULL);
 	if (ri == CRYPT_REENCRYPT_INVALID) {
 		r = err_fail(e, -EUCLEAN, "%s: its re-encryption metadata is invalid", device);
@@ -315,6 +313,7 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 			.resilience = o->resilience ? o->resilience : "checksum",
 			.hash = o->hash ? o->hash : "sha256",
 			.luks2 = &luks2,
+			.max_hotzone_size = o->hotzone_bytes / 512,
 			.flags = CRYPT_REENCRYPT_INITIALIZE_ONLY,
 		};
 
@@ -354,6 +353,7 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 		struct crypt_params_reencrypt params = {
 			.resilience = fresh ? NULL : o->resilience,
 			.hash = fresh ? NULL : o->hash,
+			.max_hotzone_size = o->hotzone_bytes / 512,
 			.flags = CRYPT_REENCRYPT_RESUME_ONLY,
 		};
 		r = crypt_reencrypt_init_by_passphrase(v.cd, mapped ? name : NULL, pass, passlen, CRYPT_ANY_SLOT,

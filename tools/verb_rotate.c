@@ -181,7 +181,7 @@ static int rotate_all(struct rotate_opts *o, const struct volkey_config *cfg, st
 
 static int run_rotate(int argc, char **argv)
 {
-	enum { O_REWRAP = 1000, O_SECRET, O_VK, O_ERASE, O_TO_KEY, O_RES, O_ALL, O_OLDER, O_JSON, O_YES, O_INTERVAL, O_NVME };
+	enum { O_REWRAP = 1000, O_SECRET, O_VK, O_ERASE, O_TO_KEY, O_RES, O_ALL, O_OLDER, O_JSON, O_YES, O_INTERVAL, O_NVME, O_HOTZONE };
 	static const struct option opts[] = {
 		{ "rewrap", no_argument, NULL, O_REWRAP },
 		{ "secret", no_argument, NULL, O_SECRET },
@@ -196,6 +196,7 @@ static int run_rotate(int argc, char **argv)
 		{ "yes", no_argument, NULL, O_YES },
 		{ "progress-interval", required_argument, NULL, O_INTERVAL },
 		{ "nvme-erase", required_argument, NULL, O_NVME },
+		{ "hotzone-size", required_argument, NULL, O_HOTZONE },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -251,6 +252,11 @@ static int run_rotate(int argc, char **argv)
 						       optarg);
 			o.progress_interval_ms = (long)u * 1000;
 			break;
+		case O_HOTZONE:
+			if (parse_uint(optarg, 1024 * 1024, &u) < 0 || u == 0)
+				return log_error_errno(-EINVAL, "rotate: --hotzone-size %s is not a number of MiB", optarg);
+			o.hotzone_bytes = (uint64_t)u << 20;
+			break;
 		case O_NVME:
 			if (!strcmp(optarg, "auto"))
 				o.nvme_erase = NVME_ERASE_AUTO;
@@ -277,8 +283,8 @@ static int run_rotate(int argc, char **argv)
 		return log_error_errno(-EINVAL, "rotate: give DEVICE, or --all");
 	if (o.to_key && o.kind != ROTATE_REWRAP)
 		return log_error_errno(-EINVAL, "rotate: --to-key goes with --rewrap");
-	if (o.resilience && o.kind != ROTATE_VOLUME_KEY)
-		return log_error_errno(-EINVAL, "rotate: --resilience goes with --volume-key");
+	if ((o.resilience || o.hotzone_bytes) && o.kind != ROTATE_VOLUME_KEY)
+		return log_error_errno(-EINVAL, "rotate: --resilience and --hotzone-size go with --volume-key");
 	if (o.token >= 0 && o.kind != ROTATE_REWRAP && o.kind != ROTATE_SECRET)
 		return log_error_errno(-EINVAL, "rotate: --token goes with --rewrap or --secret");
 	if (older_than >= 0 && !all)
@@ -321,6 +327,8 @@ const struct verb verb_rotate = {
 		"  --volume-key        re-encrypt the data under a new volume key, online if mapped;\n"
 		"                      resumable: run it again after a crash, or volkeyd resumes it at boot\n"
 		"  --resilience MODE   with --volume-key: checksum (default), journal or none\n"
+		"  --hotzone-size MIB  with --volume-key: at most this much between checkpoints (default:\n"
+		"                      libcryptsetup's, which depends on the resilience mode)\n"
 		"  --progress-interval S  with --volume-key: seconds between progress reports (default 5)\n"
 		"  --crypto-erase      destroy every keyslot and the header, then the NVMe media key where the\n"
 		"                      controller offers crypto erase; needs --yes, refused while in use\n"

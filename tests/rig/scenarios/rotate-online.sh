@@ -1,5 +1,5 @@
 #!/bin/bash
-# rig-args: --nvme @64M,serial=AWS0000000000erase01 --timeout 900
+# rig-args: --nvme @64M,serial=AWS0000000000erase01 --timeout 600
 # volkey rotate --volume-key on a mounted ext4 that is being written, through
 # real dm-crypt: killed part-way (kill -9) and run again it resumes and finishes;
 # with its writes cut part-way by dm-flakey (drop_writes: a power cut as the disk
@@ -15,6 +15,7 @@ export VOLKEY_CONFIG=$TMP/empty.conf
 head -c 32 /dev/urandom >"$TMP/kek"; chmod 600 "$TMP/kek"
 K=file:$TMP/kek
 SIZE=128M
+VOLKEYD=$RIG_SRC/$BUILD/volkeyd
 
 # writer DIR LOG: writes 256 KiB files with fsync until $TMP/stop exists; a file's
 # checksum is logged only once it is durable.
@@ -26,7 +27,7 @@ writer() {
 		(cd "$1" && sha256sum "w$i") >>"$2"
 	done
 }
-start_writer() { rm -f "$TMP/stop"; writer "$1" "$2" & WPID=$!; }
+start_writer() { rm -f "$TMP/stop"; writer "$1" "$2" & WPID=$!; on_exit "touch $TMP/stop"; }
 stop_writer() { touch "$TMP/stop"; wait "$WPID" 2>/dev/null || true; }
 # wait_progress LOG FRACTION: until the JSON progress lines reach FRACTION.
 wait_progress() {
@@ -59,10 +60,11 @@ k0=$(keyhash va)
 : >"$TMP/wa.sums"
 start_writer "$TMP/va" "$TMP/wa.sums"
 t0=$EPOCHREALTIME
-"$VOLKEY" rotate "$dev" --volume-key --progress-interval 1 >"$TMP/pa.log" 2>"$TMP/pa.err" &
+"$VOLKEY" rotate "$dev" --volume-key --hotzone-size 4 --progress-interval 1 >"$TMP/pa.log" 2>"$TMP/pa.err" &
 rpid=$!
 wait_progress "$TMP/pa.log" 0.3
-kill -9 $rpid; wait $rpid 2>/dev/null || true
+kill -9 $rpid || { cat "$TMP/pa.log" "$TMP/pa.err"; fail "the re-encryption ended before it could be killed"; }
+wait $rpid 2>/dev/null || true
 "$VOLKEY" status "$dev" >"$TMP/st.txt"
 assert_grep 're-encryption +(interrupted|crashed)' "$TMP/st.txt"
 sleep 1
@@ -98,7 +100,7 @@ new_volume vb /dev/mapper/fl
 on_exit "umount -l $TMP/vb 2>/dev/null; cryptsetup close vb 2>/dev/null"
 : >"$TMP/wb.sums"
 start_writer "$TMP/vb" "$TMP/wb.sums"
-"$VOLKEY" rotate /dev/mapper/fl --volume-key --progress-interval 1 >"$TMP/pb.log" 2>"$TMP/pb.err" &
+"$VOLKEY" rotate /dev/mapper/fl --volume-key --hotzone-size 4 --progress-interval 1 >"$TMP/pb.log" 2>"$TMP/pb.err" &
 rpid=$!
 wait_progress "$TMP/pb.log" 0.3
 dmsetup reload fl --table "0 $sectors flakey $lb 0 0 3600 1 drop_writes"
@@ -126,7 +128,7 @@ e2fsck -fn "/dev/mapper/vb" >"$TMP/fsck.out" 2>&1 || { cat "$TMP/fsck.out"; fail
 
 step "interrupted and closed: volkeyd --once opens it and resumes the re-encryption by itself"
 "$VOLKEY" open "$dev" va >/dev/null
-"$VOLKEY" rotate "$dev" --volume-key --progress-interval 1 >"$TMP/pc.log" 2>&1 &
+"$VOLKEY" rotate "$dev" --volume-key --hotzone-size 4 --progress-interval 1 >"$TMP/pc.log" 2>&1 &
 rpid=$!
 wait_progress "$TMP/pc.log" 0.2
 kill -9 $rpid; wait $rpid 2>/dev/null || true
