@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "aead.h"
@@ -62,6 +63,26 @@ static int active_mapping(const char *uuid, char *name, size_t n)
 		found = 1;
 	}
 	closedir(d);
+	return found;
+}
+
+/* The helper devices libcryptsetup stacks under NAME during an online
+ * re-encryption; left behind when the process running it was killed. */
+static int leftover_helpers(const char *name, char *buf, size_t n)
+{
+	static const char *const suffix[] = { "-overlay", "-hotzone-forward", "-hotzone-backward" };
+	size_t off = 0;
+	int found = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(suffix); i++) {
+		char path[300];
+		snprintf(path, sizeof(path), "/dev/mapper/%s%s", name, suffix[i]);
+		if (access(path, F_OK) == 0 && off < n) {
+			off += (size_t)snprintf(buf + off, n - off, "%s%s%s", found ? ", " : "", name, suffix[i]);
+			found++;
+		}
+	}
 	return found;
 }
 
@@ -347,7 +368,6 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 			goto out;
 		pass = TAKE_PTR(u.secret);
 		passlen = u.len;
-		log_info("%s: resuming an interrupted re-encryption (%s)", device, mapped ? "online" : "offline");
 	}
 	{
 		struct crypt_params_reencrypt params = {
@@ -356,12 +376,30 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 			.max_hotzone_size = o->hotzone_bytes / 512,
 			.flags = CRYPT_REENCRYPT_RESUME_ONLY,
 		};
+		char helpers[300];
+
 		r = crypt_reencrypt_init_by_passphrase(v.cd, mapped ? name : NULL, pass, passlen, CRYPT_ANY_SLOT,
 						       CRYPT_ANY_SLOT, NULL, NULL, &params);
+		if (r == -EBUSY && mapped) {
+			err_fail(e, r, "%s: its re-encryption is running in another process", device);
+			goto out;
+		}
+		if (r < 0 && mapped && leftover_helpers(name, helpers, sizeof(helpers)) > 0) {
+			/* libcryptsetup 2.6 cannot take over a killed process's online
+			 * re-encryption while the mapping stays up (docs/rotation.md). */
+			r = err_fail(e, -EBUSY,
+				 "%s: the process that re-encrypted it online was killed (left %s); it resumes once the "
+				 "volume is reopened: unmount it, 'volkey close %s', 'volkey open %s', then run this again "
+				 "(or reboot: volkeyd resumes it)",
+				 device, helpers, name, device);
+			goto out;
+		}
 		if (r < 0) {
 			err_fail(e, r, "%s: cannot resume the re-encryption: %s", device, strerror(-r));
 			goto out;
 		}
+		if (!fresh)
+			log_info("%s: resuming an interrupted re-encryption (%s)", device, mapped ? "online" : "offline");
 	}
 	st.t0 = monotonic_ms();
 	r = crypt_reencrypt_run(v.cd, progress_cb, &st);

@@ -308,8 +308,18 @@ static int run_rotate(int argc, char **argv)
 	o.userdata = &c;
 	if (o.kind == ROTATE_VOLUME_KEY) {
 		struct sigaction sa = { .sa_handler = on_signal };
+		FILE *f;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL); /* a dropped SSH session pauses it cleanly */
+		/* Killed (not signalled) in the middle of a piece, an online re-encryption
+		 * leaves I/O to that piece blocked until the volume is closed: keep the OOM
+		 * killer away. */
+		f = fopen("/proc/self/oom_score_adj", "we");
+		if (f) {
+			fputs("-1000", f);
+			fclose(f);
+		}
 	}
 	if (all)
 		return rotate_all(&o, &cfg, &c, older_than);
