@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <libnvme.h>
 
 #include "log.h"
@@ -75,6 +76,53 @@ int nvme_erase_probe(const char *device, struct nvme_erase_result *ret)
 	return probe_fd(fd, ret);
 }
 
+/* A partition node takes NVMe admin commands too, and they act on the whole namespace. */
+static bool is_partition(int fd)
+{
+	struct stat st;
+	char path[96];
+
+	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode))
+		return false;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/partition", major(st.st_rdev), minor(st.st_rdev));
+	return access(path, F_OK) == 0;
+}
+
+/* Would the command reach other namespaces than this one? */
+static bool reaches_others(const struct nvme_erase_result *r, enum nvme_erase_method m)
+{
+	if (r->nn <= 1)
+		return false;
+	if (m == NVME_ERASE_SANITIZE)
+		return true; /* sanitize acts on the whole NVM subsystem */
+	return r->fna & (NVME_CTRL_FNA_FMT_ALL_NAMESPACES | NVME_CTRL_FNA_SEC_ALL_NAMESPACES);
+}
+
+/* Sanitize only starts the operation: wait for the log to say how it ended. */
+static int sanitize_wait(int fd, struct nvme_erase_result *ret)
+{
+	for (long waited = 0; waited < NVME_ERASE_TIMEOUT_MS; waited += 500) {
+		struct nvme_sanitize_log_page log;
+		unsigned st;
+
+		if (nvme_get_log_sanitize(fd, false, &log) != 0) {
+			snprintf(ret->detail, sizeof(ret->detail), "sanitize started; its status log cannot be read");
+			return -EIO;
+		}
+		st = (le16toh(log.sstat) >> NVME_SANITIZE_SSTAT_STATUS_SHIFT) & NVME_SANITIZE_SSTAT_STATUS_MASK;
+		if (st == NVME_SANITIZE_SSTAT_STATUS_COMPLETE_SUCCESS ||
+		    st == NVME_SANITIZE_SSTAT_STATUS_ND_COMPLETE_SUCCESS)
+			return 0;
+		if (st == NVME_SANITIZE_SSTAT_STATUS_COMPLETED_FAILED) {
+			snprintf(ret->detail, sizeof(ret->detail), "sanitize crypto erase failed (sanitize status log)");
+			return -EIO;
+		}
+		usleep(500 * 1000);
+	}
+	snprintf(ret->detail, sizeof(ret->detail), "sanitize still running after %d s", NVME_ERASE_TIMEOUT_MS / 1000);
+	return -ETIMEDOUT;
+}
+
 int nvme_crypto_erase(const char *device, int want, struct nvme_erase_result *ret)
 {
 	_cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC);
@@ -84,6 +132,12 @@ int nvme_crypto_erase(const char *device, int want, struct nvme_erase_result *re
 
 	if (fd < 0)
 		return negative_errno();
+	if (is_partition(fd)) {
+		memset(ret, 0, sizeof(*ret));
+		snprintf(ret->detail, sizeof(ret->detail),
+			 "%s is a partition: an NVMe erase would reach the whole namespace", device);
+		return -EOPNOTSUPP;
+	}
 	r = probe_fd(fd, ret);
 	if (r < 0)
 		return r;
@@ -97,6 +151,12 @@ int nvme_crypto_erase(const char *device, int want, struct nvme_erase_result *re
 			 nvme_erase_method_name(want), ret->method == NVME_ERASE_NONE ? "advertises no crypto erase" :
 			 "advertises another method", ret->fna, ret->sanicap);
 		ret->method = want;
+	}
+	if (ret->method != NVME_ERASE_NONE && reaches_others(ret, ret->method)) {
+		snprintf(ret->detail, sizeof(ret->detail), "%s would reach all %u namespaces of the controller; not done",
+			 nvme_erase_method_name(ret->method), ret->nn);
+		ret->method = NVME_ERASE_NONE;
+		return -EOPNOTSUPP;
 	}
 	if (ret->method == NVME_ERASE_NONE)
 		return -EOPNOTSUPP;
@@ -119,8 +179,12 @@ int nvme_crypto_erase(const char *device, int want, struct nvme_erase_result *re
 			snprintf(ret->detail, sizeof(ret->detail), "Identify Namespace %u failed", nsid);
 			return -EIO;
 		}
+		/* The same format, metadata and protection settings: only the key goes. */
 		a.lbaf = ns.flbas & 0xf;
 		a.lbafu = (ns.flbas >> 5) & 0x3;
+		a.mset = (ns.flbas >> 4) & 0x1;
+		a.pi = ns.dps & 0x7;
+		a.pil = (ns.dps >> 3) & 0x1;
 		log_debug("%s: Format NVM nsid %u lbaf %u ses 2", device, nsid, a.lbaf);
 		r = nvme_format_nvm(&a);
 	} else {
@@ -133,6 +197,11 @@ int nvme_crypto_erase(const char *device, int want, struct nvme_erase_result *re
 		};
 		log_debug("%s: Sanitize crypto erase", device);
 		r = nvme_sanitize_nvm(&a);
+		if (r == 0) {
+			int w = sanitize_wait(fd, ret);
+			if (w < 0)
+				return w;
+		}
 	}
 	if (r < 0) {
 		r = negative_errno();

@@ -45,6 +45,7 @@ struct rotate_progress {
 	double rate;               /* bytes per second since this run started */
 	double eta_s;              /* seconds left at that rate, < 0 unknown */
 	bool done;
+	bool report;               /* a report is due (every progress_interval_ms, and at the end) */
 };
 
 struct rotate_opts {
@@ -58,7 +59,8 @@ struct rotate_opts {
 	int nvme_erase;            /* crypto-erase: NVME_ERASE_AUTO (what is advertised), or a forced method */
 	/* Called once per token or volume with the outcome (the journal, --json). */
 	void (*report)(const struct rotate_event *ev, void *userdata);
-	/* volume-key: progress; return non-zero to stop cleanly (resumable). */
+	/* volume-key: called after every piece; prints when p->report, and returns
+	 * non-zero to stop cleanly at this checkpoint (resumable). */
 	int (*progress)(const struct rotate_progress *p, void *userdata);
 	void *userdata;
 };

@@ -70,7 +70,8 @@ int volume_set_fast_pbkdf(struct crypt_device *cd);
 int volume_cleanup_pending(struct volume *v, const struct volkey_config *cfg, struct errbuf *e);
 /* Does the secret a pending token names (its "proof_token" N and optional
  * "proof_wrapped" blob, bound like token N) open keyslot k? 1 yes (the keyslot
- * is provably volkey's, even before the token owned it), 0 no or no proof. */
+ * is provably volkey's, even before the token owned it), 0 no or no proof,
+ * -errno when the proof's key cannot be reached now. */
 int volume_pending_proven(struct volume *v, const struct volkey_config *cfg, int pending, int keyslot);
 /* A pending token's JSON for keyslot k (assigned: the keyslot exists and the token owns it). */
 int volume_pending_json(int keyslot, bool assigned, const char *op, char *buf, size_t n);
@@ -108,6 +109,10 @@ int volume_vk_rotated(struct volume *v, char *buf, size_t n);
 /* Two tokens of one key URI are an interrupted --secret: keeps the newer (if it
  * unlocks) and removes the older with its keyslot. */
 int volume_finish_secret_rotation(struct volume *v, const struct volkey_config *cfg, struct errbuf *e);
+/* A crash after preparing a volume-key re-encryption but before libcryptsetup
+ * recorded it leaves tokens with a second keyslot of a key no data uses: drops
+ * those (keeping the bound one), so that the next preparation starts clean. */
+int volume_drop_stale_prep(struct volume *v, struct errbuf *e);
 int volume_reencrypt(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
 		     struct errbuf *e);
 int volume_crypto_erase(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,

@@ -254,11 +254,21 @@ int volume_cleanup_pending(struct volume *v, const struct volkey_config *cfg, st
 		if (ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST || ki == CRYPT_SLOT_UNBOUND) {
 			/* Only a keyslot assigned to the pending token is provably the one volkey
 			 * was changing; anything else in that slot may be someone's passphrase. */
-			bool ours = crypt_token_is_assigned(v->cd, t->id, t->keyslot) == 0 ||
-				    (cfg && volume_pending_proven(v, cfg, t->id, t->keyslot) > 0);
+			bool ours = crypt_token_is_assigned(v->cd, t->id, t->keyslot) == 0;
 
+			if (!ours && cfg) {
+				r = volume_pending_proven(v, cfg, t->id, t->keyslot);
+				if (r < 0)
+					/* Keep the pending token (and its proof) for a later try. */
+					return err_fail(e, r,
+							"%s: cannot check keyslot %d left by an interrupted change: its key "
+							"does not answer now; try again",
+							v->path, t->keyslot);
+				ours = r > 0;
+			}
 			if (ours && !volume_keyslot_referenced(v, t->keyslot)) {
-				if (active_keyslots(v->cd) <= 1)
+				/* An unbound keyslot (a re-encryption's new key) is never a way in. */
+				if (ki != CRYPT_SLOT_UNBOUND && active_keyslots(v->cd) <= 1)
 					return err_fail(e, -EUCLEAN,
 							"%s: interrupted change left keyslot %d as the only keyslot; "
 							"not removing it",

@@ -13,6 +13,7 @@
 
 #include "b64.h"
 #include "backend.h"
+#include "exitcode.h"
 #include "log.h"
 #include "secret.h"
 #include "volume.h"
@@ -49,13 +50,18 @@ int volume_pending_proven(struct volume *v, const struct volkey_config *cfg, int
 	} else {
 		w = (struct wrapped){ .data = t->t.wrapped.data, .len = t->t.wrapped.len };
 	}
-	if (key_unwrap(c, uri, t->t.binding, &w, &secret, &len) < 0) {
+	r = key_unwrap(c, uri, t->t.binding, &w, &secret, &len);
+	if (r < 0) {
 		log_debug("%s: pending token %d: cannot unwrap its proof: %s", v->path, pending, kctx_error(c));
+		/* Unreachable now: ask for a later try. Refused: no proof (0). */
+		if (exit_code_from_errno(r) != EXIT_UNAVAILABLE)
+			r = 0;
 		goto out;
 	}
 	r = crypt_get_volume_key_size(v->cd);
 	vklen = r > 0 ? (size_t)r : 64;
 	r = 0;
+	/* The unwrap worked: from here the answer is yes or no. */
 	vk = secret_alloc(vklen);
 	/* Works for keyslots of an unbound key too (a re-encryption's new key). */
 	if (vk && crypt_volume_key_get(v->cd, keyslot, vk, &vklen, secret, len) >= 0)

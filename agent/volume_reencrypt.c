@@ -155,22 +155,28 @@ static int check_carry_over(struct volume *v, struct errbuf *e)
 	return 0;
 }
 
-/* A crash after preparing but before libcryptsetup recorded the re-encryption
- * leaves tokens with a second, unbound keyslot of a key no data uses: drop them,
- * a new key is made. */
-static int drop_stale_prep(struct volume *v, struct errbuf *e)
+int volume_drop_stale_prep(struct volume *v, struct errbuf *e)
 {
 	int r;
 
+	if (crypt_reencrypt_status(v->cd, NULL) != CRYPT_REENCRYPT_NONE)
+		return 0;
 	for (int i = 0; i < v->ntokens; i++) {
 		struct token_entry *t = &v->tokens[i];
 		_cleanup_free_ char *json = NULL;
+		int drop = t->t.keyslot2;
 
 		if (t->role != TOKEN_VOLKEY || !t->t.has_keyslot2)
 			continue;
-		log_debug("%s: dropping keyslot %d of an unfinished re-encryption setup", v->path, t->t.keyslot2);
-		if (crypt_keyslot_status(v->cd, t->t.keyslot2) == CRYPT_SLOT_UNBOUND)
-			crypt_keyslot_destroy(v->cd, t->t.keyslot2);
+		/* Keep whichever keyslot the data's key is in; the unbound one goes. */
+		if (crypt_keyslot_status(v->cd, t->t.keyslot) == CRYPT_SLOT_UNBOUND &&
+		    crypt_keyslot_status(v->cd, t->t.keyslot2) != CRYPT_SLOT_UNBOUND) {
+			drop = t->t.keyslot;
+			t->t.keyslot = t->t.keyslot2;
+		}
+		log_debug("%s: dropping keyslot %d of an unfinished re-encryption setup", v->path, drop);
+		if (crypt_keyslot_status(v->cd, drop) == CRYPT_SLOT_UNBOUND)
+			crypt_keyslot_destroy(v->cd, drop);
 		t->t.has_keyslot2 = false;
 		r = volkey_token_format(&t->t, &json);
 		if (r >= 0)
@@ -205,14 +211,16 @@ static int prepare(struct volume *v, const struct volkey_config *cfg, int *ret_o
 		return err_fail(e, -ENOENT, "%s: no readable volkey token", v->path);
 	for (int i = 0; i < n; i++) {
 		struct unlock_result u = { .token = -1 };
+		struct errbuf why = { { 0 } };
 		char proof[48];
 		int k2 = -1, p;
 
 		/* Each token's own secret: a token whose key is unreachable now would lose its way in. */
-		r = volume_unlock(v, cfg, ids[i], &u, e);
+		r = volume_unlock(v, cfg, ids[i], &u, &why);
 		if (r < 0)
-			return err_fail(e, r, "%s: token %d cannot be unwrapped now, so it could not open the new key: %s",
-					v->path, ids[i], e->msg);
+			return err_fail(e, r, "token %d cannot be unwrapped now, so it could not open the new key; nothing "
+					      "was changed: %s",
+					ids[i], why.msg);
 		snprintf(proof, sizeof(proof), "\"proof_token\":%d", ids[i]);
 		p = r = volume_keyslot_add(v, "reencrypt", newvk, (size_t)vklen, u.secret, u.len,
 					   CRYPT_VOLUME_KEY_NO_SEGMENT | CRYPT_VOLUME_KEY_DIGEST_REUSE, proof, &k2, e);
@@ -259,9 +267,10 @@ static int progress_cb(uint64_t size, uint64_t offset, void *usrptr)
 	}
 	if (!s->o->progress)
 		return 0;
-	if (!p.done && s->last > 0 && now - s->last < (double)s->o->progress_interval_ms)
-		return 0;
-	s->last = now;
+	/* Asked every piece whether to stop; told to report only every interval. */
+	p.report = p.done || s->last <= 0 || now - s->last >= (double)s->o->progress_interval_ms;
+	if (p.report)
+		s->last = now;
 	if (offset > s->start && now > s->t0) {
 		p.rate = (double)(offset - s->start) * 1000.0 / (now - s->t0);
 		p.eta_s = p.rate > 0 ? (double)(size - offset) / p.rate : -1;
@@ -338,9 +347,9 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 			.flags = CRYPT_REENCRYPT_INITIALIZE_ONLY,
 		};
 
-		r = volume_finish_secret_rotation(&v, cfg, e);
+		r = volume_drop_stale_prep(&v, e);
 		if (r >= 0)
-			r = drop_stale_prep(&v, e);
+			r = volume_finish_secret_rotation(&v, cfg, e);
 		if (r >= 0)
 			r = check_carry_over(&v, e);
 		if (r < 0)

@@ -41,8 +41,12 @@ void rotate_ids_add(char *ids, size_t n, struct kctx *c)
 		snprintf(ids + len, n - len, "%s%s", len ? " " : "", id);
 }
 
+/* Reports made by this thread's current volume_rotate(). */
+static __thread int reports;
+
 void rotate_report(const struct rotate_opts *o, const struct rotate_event *ev)
 {
+	reports++;
 	if (o->report)
 		o->report(ev, o->userdata);
 }
@@ -88,19 +92,25 @@ static int rewrap_token(struct volume *v, const struct token_entry *te, const st
 
 	snprintf(old_ref, sizeof(old_ref), "%s", te->t.key_ref ? te->t.key_ref : te->t.key_uri);
 	r = key_uri_parse(te->t.key_uri, &from);
-	if (r < 0)
-		return err_fail(e, r, "%s: token %d: its key URI is malformed", v->path, te->id);
+	if (r < 0) {
+		err_fail(e, r, "%s: token %d: its key URI is malformed", v->path, te->id);
+		goto out;
+	}
 	r = key_uri_trusted(from, cfg, &why);
-	if (r < 0)
-		return err_fail(e, r, "%s: token %d: %s", v->path, te->id, why.msg);
+	if (r < 0) {
+		err_fail(e, r, "%s: token %d: %s", v->path, te->id, why.msg);
+		goto out;
+	}
 	r = kctx_new(cfg, &c);
-	if (r < 0)
-		return err_fail(e, r, "out of memory");
+	if (r < 0) {
+		err_fail(e, r, "cannot create a key context: %s", strerror(-r));
+		goto out;
+	}
 	r = key_rewrap(c, from, to, te->t.binding, &te->t.wrapped, &w);
 	rotate_ids_add(ids, sizeof(ids), c);
 	if (r < 0) {
 		err_fail(e, r, "%s: token %d: cannot rewrap under %s: %s; nothing was changed", v->path, te->id,
-			 to ? to->text : from->text, kctx_error(c));
+			 to ? to->text : te->t.key_uri, kctx_error(c));
 		goto out;
 	}
 	/* The instance may be allowed to ReEncrypt to a key it cannot Decrypt with:
@@ -156,15 +166,14 @@ static int retire_token(struct volume *v, int id, int keyslot, struct errbuf *e)
 	return volume_keyslot_drop(v, keyslot, id, e);
 }
 
-/* Does token id (alone) unlock now? */
-static bool token_unlocks(struct volume *v, const struct volkey_config *cfg, int id)
+/* Does token id (alone) unlock now? 0, or its -errno with the reason in why. */
+static int token_unlocks(struct volume *v, const struct volkey_config *cfg, int id, struct errbuf *why)
 {
 	struct unlock_result u = { .token = -1 };
-	struct errbuf ignore = { { 0 } };
-	int r = volume_unlock(v, cfg, id, &u, &ignore);
+	int r = volume_unlock(v, cfg, id, &u, why);
 
 	unlock_result_clear(&u);
-	return r >= 0;
+	return r;
 }
 
 int volume_finish_secret_rotation(struct volume *v, const struct volkey_config *cfg, struct errbuf *e)
@@ -184,11 +193,13 @@ int volume_finish_secret_rotation(struct volume *v, const struct volkey_config *
 		if (newest == a)
 			continue;
 		/* a is the older copy of an interrupted --secret: keep newest if it works. */
-		if (!token_unlocks(v, cfg, newest->id))
-			return err_fail(e, -EKEYREJECTED,
+		struct errbuf why = { { 0 } };
+		r = token_unlocks(v, cfg, newest->id, &why);
+		if (r < 0)
+			return err_fail(e, r,
 					"%s: tokens %d and %d share key %s (an interrupted secret rotation) and the "
-					"newer does not unlock; leaving both",
-					v->path, a->id, newest->id, a->t.key_uri);
+					"newer does not unlock now, so both stay: %s",
+					v->path, a->id, newest->id, a->t.key_uri, why.msg);
 		log_info("%s: finishing an interrupted secret rotation: removing token %d (generation %lu), "
 			 "token %d replaces it",
 			 v->path, a->id, a->t.generation, newest->id);
@@ -235,8 +246,10 @@ static int secret_token(struct volume *v, const struct token_entry *te, const vo
 		goto out;
 	}
 	r = kctx_new(cfg, &c);
-	if (r < 0)
+	if (r < 0) {
+		err_fail(e, r, "cannot create a key context: %s", strerror(-r));
 		goto out;
+	}
 	r = key_wrap_new(c, uri, te->t.binding, VOLUME_SECRET_BYTES, &secret, &w);
 	rotate_ids_add(ids, sizeof(ids), c);
 	if (r < 0) {
@@ -274,10 +287,11 @@ static int secret_token(struct volume *v, const struct token_entry *te, const vo
 	if (r < 0)
 		goto out;
 	test_crash_point("secret-token");
-	if (!token_unlocks(v, cfg, p)) {
+	r = token_unlocks(v, cfg, p, &why);
+	if (r < 0) {
 		char pj[256];
-		r = err_fail(e, -EKEYREJECTED, "%s: the new secret's token %d does not unlock; removed it, token %d kept",
-			     v->path, p, old_id);
+		err_fail(e, r, "%s: the new secret's token %d does not unlock (%s); removed it, token %d kept", v->path, p,
+			 why.msg, old_id);
 		volume_pending_json(k, true, "secret-rollback", pj, sizeof(pj));
 		if (crypt_token_json_set(v->cd, p, pj) >= 0)
 			volume_keyslot_drop(v, k, p, NULL);
@@ -326,7 +340,9 @@ static int rotate_tokens(const char *device, const struct rotate_opts *o, const 
 			     device, device);
 		goto out;
 	}
-	r = volume_finish_secret_rotation(&v, cfg, e);
+	r = volume_drop_stale_prep(&v, e);
+	if (r >= 0)
+		r = volume_finish_secret_rotation(&v, cfg, e);
 	if (r < 0)
 		goto out;
 	for (int i = 0; i < v.ntokens; i++)
@@ -373,16 +389,29 @@ out:
 int volume_rotate(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
 		  struct errbuf *e)
 {
+	int r;
+
+	reports = 0;
 	switch (o->kind) {
 	case ROTATE_REWRAP:
 	case ROTATE_SECRET:
-		return rotate_tokens(device, o, cfg, e);
+		r = rotate_tokens(device, o, cfg, e);
+		break;
 	case ROTATE_VOLUME_KEY:
-		return volume_reencrypt(device, o, cfg, e);
+		r = volume_reencrypt(device, o, cfg, e);
+		break;
 	case ROTATE_CRYPTO_ERASE:
-		return volume_crypto_erase(device, o, cfg, e);
+		r = volume_crypto_erase(device, o, cfg, e);
+		break;
+	default:
+		r = err_fail(e, -EINVAL, "unknown rotation");
 	}
-	return err_fail(e, -EINVAL, "unknown rotation");
+	/* Every rotation reaches the report (the journal), also one refused before
+	 * it got to a token. */
+	if (r < 0 && reports == 0)
+		rotate_report(o, &(struct rotate_event){ .kind = o->kind, .device = device, .uuid = "", .token = -1,
+							 .request_ids = "", .r = r, .message = e->msg });
+	return r;
 }
 
 static double age_days(const char *rfc3339)

@@ -67,6 +67,8 @@ static int progress(const struct rotate_progress *p, void *userdata)
 	struct ctx *c = userdata;
 	double frac = p->size ? (double)p->offset / (double)p->size : 0;
 
+	if (!p->report)
+		return stop_requested ? 1 : 0;
 	if (c->tty) {
 		char bar[31];
 		int fill = (int)(frac * 30);

@@ -27,8 +27,9 @@ static int progress(const struct rotate_progress *p, void *userdata)
 	const char *dev = userdata;
 	bool stop;
 
-	log_info("%s: re-encryption %.1f%% (%.1f MiB/s)", dev, p->size ? 100.0 * (double)p->offset / (double)p->size : 0,
-		 p->rate / 1048576.0);
+	if (p->report)
+		log_info("%s: re-encryption %.1f%% (%.1f MiB/s)", dev,
+			 p->size ? 100.0 * (double)p->offset / (double)p->size : 0, p->rate / 1048576.0);
 	pthread_mutex_lock(&mu);
 	stop = stopping;
 	pthread_mutex_unlock(&mu);

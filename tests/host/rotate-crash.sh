@@ -87,6 +87,23 @@ for step in reencrypt-pending reencrypt-added reencrypt-keyslot reencrypt-assign
 	clean "volume-key $step"
 done
 
+echo "== a preparation left by a crash is dropped by the next rotation of another kind (--secret)"
+crash reencrypt-prepared rotate "$dev" --volume-key
+expect_exit 0 "$VOLKEY" rotate "$dev" --secret
+each_key_opens
+clean "secret after reencrypt-prepared"
+
+echo "== one token only: a crash while preparing its new-key keyslot does not wedge the volume"
+one=$(new_loop one 32M)
+expect_exit 0 "$VOLKEY" format "$one" --key "$k1" --yes
+for step in reencrypt-added reencrypt-keyslot; do
+	crash "$step" rotate "$one" --volume-key
+	expect_exit 0 "$VOLKEY" open --test "$one"
+	expect_exit 0 "$VOLKEY" rotate "$one" --volume-key --progress-interval 0
+	"$VOLKEY" status "$one" --json >"$TMP/one.json"
+	[[ $(json_get "$TMP/one.json" 'len(j["keyslots"])') == 1 ]] || { cat "$TMP/one.json"; fail "$step: keyslots left on a one-token volume"; }
+done
+
 echo "== a recovery key or another tool's passphrase is never silently dropped"
 "$VOLKEY" recovery-key "$dev" >"$TMP/phrase" 2>/dev/null || fail "recovery-key"
 sum=$(dev_sum "$dev")
