@@ -48,6 +48,7 @@ PY
 }
 gen() { "$VOLKEY" status "$dev" --json >"$TMP/st.json"; json_get "$TMP/st.json" 'sorted(t["generation"] for t in j["tokens"] if t["type"]=="volkey")'; }
 
+with_token_plugin
 for step in rewrap-wrapped rewrap-token; do
 	echo "== rotate --rewrap, killed after $step"
 	g0=$(gen)
@@ -75,6 +76,8 @@ for step in reencrypt-pending reencrypt-added reencrypt-keyslot reencrypt-assign
 	"$VOLKEY" status "$dev" >"$TMP/status.txt"
 	if [[ $step == reencrypt-init || $step == reencrypt-half ]]; then
 		assert_grep 're-encryption +(interrupted|crashed)' "$TMP/status.txt"
+		# Plain cryptsetup with volkey's token plugin opens it too, mid-way.
+		plugin_cryptsetup open --token-only --test-passphrase "$dev" || fail "$step: the token plugin does not open it"
 	fi
 	expect_exit 0 "$VOLKEY" rotate "$dev" --volume-key --progress-interval 0
 	case $step in
@@ -103,6 +106,22 @@ for step in reencrypt-added reencrypt-keyslot; do
 	"$VOLKEY" status "$one" --json >"$TMP/one.json"
 	[[ $(json_get "$TMP/one.json" 'len(j["keyslots"])') == 1 ]] || { cat "$TMP/one.json"; fail "$step: keyslots left on a one-token volume"; }
 done
+
+echo "== Ctrl-C pauses a re-encryption at a checkpoint (exit 10, resumable); the same command finishes it"
+big=$(new_loop big 768M)
+expect_exit 0 "$VOLKEY" format "$big" --key "$k1" --yes
+"$VOLKEY" rotate "$big" --volume-key --hotzone-size 4 --progress-interval 0 >"$TMP/p.log" 2>"$TMP/p.err" &
+pid=$!
+for i in $(seq 1 100); do grep -q '"progress":0\.[0-9]*[1-9]' "$TMP/p.log" 2>/dev/null && break; sleep 0.05; done
+kill -INT $pid
+rc=0; wait $pid || rc=$?
+[[ $rc -eq 10 ]] || { cat "$TMP/p.log" "$TMP/p.err"; fail "Ctrl-C: expected exit 10 (paused), got $rc"; }
+assert_grep "re-encryption paused; run 'volkey rotate $big --volume-key' to resume" "$TMP/p.err"
+"$VOLKEY" status "$big" >"$TMP/st.txt"
+assert_grep 're-encryption +interrupted \(resumable\)' "$TMP/st.txt"
+expect_exit 0 "$VOLKEY" rotate "$big" --volume-key --progress-interval 60
+assert_grep 'resuming an interrupted re-encryption \(offline\)'
+expect_exit 0 "$VOLKEY" open --test "$big"
 
 echo "== a recovery key or another tool's passphrase is never silently dropped"
 "$VOLKEY" recovery-key "$dev" >"$TMP/phrase" 2>/dev/null || fail "recovery-key"
