@@ -134,11 +134,13 @@ static int keyslot_number(struct json_object *v, int *ret)
 static int get_keyslots(struct json_object *o, size_t max, int *ret, int *ret2)
 {
 	struct json_object *arr;
+	int second = -1;
 	size_t n;
 
 	*ret = -1;
-	if (ret2)
-		*ret2 = -1;
+	if (!ret2)
+		ret2 = &second;
+	*ret2 = -1;
 	if (!json_object_object_get_ex(o, "keyslots", &arr) || !json_object_is_type(arr, json_type_array))
 		return -EBADMSG;
 	n = json_object_array_length(arr);
@@ -358,5 +360,6 @@ int volkey_recovery_token_parse(const char *json, int *ret_keyslot)
 	s = get_string(o, "type");
 	if (!s || strcmp(s, VOLKEY_RECOVERY_TOKEN_TYPE) != 0)
 		return -EBADMSG;
-	return get_keyslots(o, 1, ret_keyslot, NULL);
+	/* Two while a volume-key re-encryption carries the recovery key over. */
+	return get_keyslots(o, 2, ret_keyslot, NULL);
 }

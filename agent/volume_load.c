@@ -266,6 +266,13 @@ int volume_cleanup_pending(struct volume *v, const struct volkey_config *cfg, st
 							v->path, t->keyslot);
 				ours = r > 0;
 			}
+			if (!ours && ki == CRYPT_SLOT_UNBOUND) {
+				/* A keyslot of a key no data uses, announced by a re-encryption's
+				 * preparation: it can open nothing, removing it loses nothing. */
+				const char *json = NULL;
+				ours = crypt_token_json_get(v->cd, t->id, &json) >= 0 && json &&
+				       strstr(json, "\"op\":\"reencrypt");
+			}
 			if (ours && !volume_keyslot_referenced(v, t->keyslot)) {
 				/* An unbound keyslot (a re-encryption's new key) is never a way in. */
 				if (ki != CRYPT_SLOT_UNBOUND && active_keyslots(v->cd) <= 1)

@@ -128,7 +128,7 @@ static int write_vk_marker(struct volume *v, struct errbuf *e)
 
 /* Every active keyslot must be a volkey token's, or it would be lost: the new
  * volume key can only be put in keyslots whose secret volkey can unwrap. */
-static int check_carry_over(struct volume *v, struct errbuf *e)
+static int check_carry_over(struct volume *v, const struct rotate_opts *o, struct errbuf *e)
 {
 	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
 		crypt_keyslot_info ki = crypt_keyslot_status(v->cd, k);
@@ -141,11 +141,19 @@ static int check_carry_over(struct volume *v, struct errbuf *e)
 				owner = &v->tokens[i];
 		if (owner && owner->role == TOKEN_VOLKEY)
 			continue;
+		if (owner && owner->role == TOKEN_RECOVERY && o->recovery_phrase) {
+			if (crypt_activate_by_passphrase(v->cd, NULL, k, o->recovery_phrase, o->recovery_len, 0) < 0)
+				return err_fail(e, -EKEYREJECTED,
+						"%s: the recovery passphrase given does not open recovery keyslot %d; "
+						"nothing was changed",
+						v->path, k);
+			continue;
+		}
 		if (owner && owner->role == TOKEN_RECOVERY)
 			return err_fail(e, -EPERM,
 					"%s: keyslot %d is a recovery key, which cannot be carried over to a new volume "
-					"key without its phrase; remove it (volkey unbind --token %d), rotate, then add a "
-					"new one (volkey recovery-key)",
+					"key without its phrase: give it with --recovery-phrase-stdin, or remove it "
+					"(volkey unbind --token %d), rotate, then add a new one (volkey recovery-key)",
 					v->path, k, owner->id);
 		return err_fail(e, -EPERM,
 				"%s: keyslot %d is not a volkey token's (%s); re-encryption would lose it. Remove it or "
@@ -157,39 +165,34 @@ static int check_carry_over(struct volume *v, struct errbuf *e)
 
 int volume_drop_stale_prep(struct volume *v, struct errbuf *e)
 {
-	int r;
+	int n = 0, r;
 
 	if (crypt_reencrypt_status(v->cd, NULL) != CRYPT_REENCRYPT_NONE)
 		return 0;
-	for (int i = 0; i < v->ntokens; i++) {
-		struct token_entry *t = &v->tokens[i];
-		_cleanup_free_ char *json = NULL;
-		int drop = t->t.keyslot2;
+	/* A keyslot of a key no data uses, given to a volkey or volkey-recovery
+	 * token: destroying it also takes it out of the token's keyslots. */
+	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
+		bool ours = false;
 
-		if (t->role != TOKEN_VOLKEY || !t->t.has_keyslot2)
+		if (crypt_keyslot_status(v->cd, k) != CRYPT_SLOT_UNBOUND)
 			continue;
-		/* Keep whichever keyslot the data's key is in; the unbound one goes. */
-		if (crypt_keyslot_status(v->cd, t->t.keyslot) == CRYPT_SLOT_UNBOUND &&
-		    crypt_keyslot_status(v->cd, t->t.keyslot2) != CRYPT_SLOT_UNBOUND) {
-			drop = t->t.keyslot;
-			t->t.keyslot = t->t.keyslot2;
-		}
-		log_debug("%s: dropping keyslot %d of an unfinished re-encryption setup", v->path, drop);
-		if (crypt_keyslot_status(v->cd, drop) == CRYPT_SLOT_UNBOUND)
-			crypt_keyslot_destroy(v->cd, drop);
-		t->t.has_keyslot2 = false;
-		r = volkey_token_format(&t->t, &json);
-		if (r >= 0)
-			r = crypt_token_json_set(v->cd, t->id, json);
+		for (int i = 0; i < v->ntokens && !ours; i++)
+			ours = (v->tokens[i].role == TOKEN_VOLKEY || v->tokens[i].role == TOKEN_RECOVERY) &&
+			       crypt_token_is_assigned(v->cd, v->tokens[i].id, k) == 0;
+		if (!ours)
+			continue;
+		log_debug("%s: dropping keyslot %d of an unfinished re-encryption setup", v->path, k);
+		r = crypt_keyslot_destroy(v->cd, k);
 		if (r < 0)
-			return err_fail(e, r, "%s: cannot update token %d: %s", v->path, t->id, strerror(-r));
+			return err_fail(e, r, "%s: cannot remove keyslot %d: %s", v->path, k, strerror(-r));
+		n++;
 	}
-	return volume_reload_tokens(v, e);
+	return n ? volume_reload_tokens(v, e) : 0;
 }
 
 /* Gives every volkey token a keyslot of newvk with its own secret. Returns the
  * new keyslot of the first token (for init) in *ret_new, its secret in *ret_pass. */
-static int prepare(struct volume *v, const struct volkey_config *cfg, int *ret_old, int *ret_new, void **ret_pass,
+static int prepare(struct volume *v, const struct volkey_config *cfg, const struct rotate_opts *o, int *ret_old, int *ret_new, void **ret_pass,
 		   size_t *ret_len, struct errbuf *e)
 {
 	_cleanup_secret_ void *newvk = NULL;
@@ -243,6 +246,27 @@ static int prepare(struct volume *v, const struct volkey_config *cfg, int *ret_o
 		unlock_result_clear(&u);
 		if (r < 0)
 			return r;
+	}
+	/* The recovery keyslots, with the phrase the user gave (checked already). */
+	for (int i = 0; i < v->ntokens && o->recovery_phrase; i++) {
+		const struct token_entry *t = &v->tokens[i];
+		int k2 = -1, p, id = t->id;
+
+		if (t->role != TOKEN_RECOVERY || t->keyslot < 0)
+			continue;
+		p = r = volume_keyslot_add(v, "reencrypt-recovery", newvk, (size_t)vklen, o->recovery_phrase, o->recovery_len,
+					   CRYPT_VOLUME_KEY_NO_SEGMENT | CRYPT_VOLUME_KEY_DIGEST_REUSE, NULL, &k2, e);
+		if (r >= 0) {
+			r = crypt_token_assign_keyslot(v->cd, id, k2);
+			if (r < 0)
+				err_fail(e, r, "%s: cannot assign keyslot %d to token %d: %s", v->path, k2, id,
+					 strerror(-r));
+		}
+		if (r >= 0)
+			r = crypt_token_json_set(v->cd, p, NULL);
+		if (r < 0)
+			return r;
+		/* v->tokens is unchanged in memory (no reload yet): t stays valid. */
 	}
 	return volume_reload_tokens(v, e);
 }
@@ -351,12 +375,12 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 		if (r >= 0)
 			r = volume_finish_secret_rotation(&v, cfg, e);
 		if (r >= 0)
-			r = check_carry_over(&v, e);
+			r = check_carry_over(&v, o, e);
 		if (r < 0)
 			goto out;
 		snprintf(cipher, sizeof(cipher), "%s", crypt_get_cipher(v.cd));
 		snprintf(mode, sizeof(mode), "%s", crypt_get_cipher_mode(v.cd));
-		r = prepare(&v, cfg, &kold, &knew, &pass, &passlen, e);
+		r = prepare(&v, cfg, o, &kold, &knew, &pass, &passlen, e);
 		if (r < 0)
 			goto out;
 		test_crash_point("reencrypt-prepared");

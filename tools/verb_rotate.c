@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "exitcode.h"
@@ -15,9 +16,13 @@
 #include "nvme_erase.h"
 #include "rotate.h"
 #include "rotlog.h"
+#include "secret.h"
 #include "verb_util.h"
 #include "verbs.h"
 #include "volume_status.h"
+
+/* volkey's recovery phrases are 71 characters; a passphrase of another tool's making may be longer. */
+#define RECOVERY_PHRASE_MAX 512
 
 static volatile sig_atomic_t stop_requested;
 
@@ -181,9 +186,46 @@ static int rotate_all(struct rotate_opts *o, const struct volkey_config *cfg, st
 	return 0;
 }
 
+/* The recovery passphrase from standard input (no echo on a terminal), into
+ * secret memory; trailing newline dropped. */
+static int read_phrase(char **ret, size_t *ret_len)
+{
+	_cleanup_secret_ char *buf = secret_alloc(RECOVERY_PHRASE_MAX + 2);
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO), quieted = false;
+	size_t n = 0;
+	int c;
+
+	if (!buf)
+		return log_error_errno(-ENOMEM, "cannot allocate secret memory");
+	if (tty) {
+		fputs("Recovery passphrase: ", stderr);
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			quiet = old;
+			quiet.c_lflag &= ~(tcflag_t)ECHO;
+			quieted = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+		}
+	}
+	while ((c = getc_unlocked(stdin)) != EOF && c != '\n' && n <= RECOVERY_PHRASE_MAX)
+		buf[n++] = (char)c;
+	if (quieted)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	if (tty)
+		fputc('\n', stderr);
+	if (n > RECOVERY_PHRASE_MAX)
+		return log_error_errno(-E2BIG, "rotate: the recovery passphrase on stdin is longer than %d bytes",
+				       RECOVERY_PHRASE_MAX);
+	if (n == 0)
+		return log_error_errno(-EINVAL, "rotate: --recovery-phrase-stdin: no passphrase on stdin");
+	*ret = TAKE_PTR(buf);
+	*ret_len = n;
+	return 0;
+}
+
 static int run_rotate(int argc, char **argv)
 {
-	enum { O_REWRAP = 1000, O_SECRET, O_VK, O_ERASE, O_TO_KEY, O_RES, O_ALL, O_OLDER, O_JSON, O_YES, O_INTERVAL, O_NVME, O_HOTZONE };
+	enum { O_REWRAP = 1000, O_SECRET, O_VK, O_ERASE, O_TO_KEY, O_RES, O_ALL, O_OLDER, O_JSON, O_YES, O_INTERVAL, O_NVME, O_HOTZONE, O_PHRASE };
 	static const struct option opts[] = {
 		{ "rewrap", no_argument, NULL, O_REWRAP },
 		{ "secret", no_argument, NULL, O_SECRET },
@@ -199,14 +241,16 @@ static int run_rotate(int argc, char **argv)
 		{ "progress-interval", required_argument, NULL, O_INTERVAL },
 		{ "nvme-erase", required_argument, NULL, O_NVME },
 		{ "hotzone-size", required_argument, NULL, O_HOTZONE },
+		{ "recovery-phrase-stdin", no_argument, NULL, O_PHRASE },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct rotate_opts o = { .token = -1, .progress_interval_ms = 5000, .nvme_erase = NVME_ERASE_AUTO };
 	struct ctx c = { .tty = isatty(STDERR_FILENO) };
+	_cleanup_secret_ char *phrase = NULL;
 	struct volkey_config cfg;
 	double older_than = -1;
-	bool all = false, yes = false;
+	bool all = false, yes = false, want_phrase = false;
 	int nkinds = 0, ch, r;
 	unsigned u;
 	char *end;
@@ -254,6 +298,9 @@ static int run_rotate(int argc, char **argv)
 						       optarg);
 			o.progress_interval_ms = (long)u * 1000;
 			break;
+		case O_PHRASE:
+			want_phrase = true;
+			break;
 		case O_HOTZONE:
 			if (parse_uint(optarg, 1024 * 1024, &u) < 0 || u == 0)
 				return log_error_errno(-EINVAL, "rotate: --hotzone-size %s is not a number of MiB", optarg);
@@ -289,6 +336,8 @@ static int run_rotate(int argc, char **argv)
 		return log_error_errno(-EINVAL, "rotate: --resilience and --hotzone-size go with --volume-key");
 	if (o.token >= 0 && o.kind != ROTATE_REWRAP && o.kind != ROTATE_SECRET)
 		return log_error_errno(-EINVAL, "rotate: --token goes with --rewrap or --secret");
+	if (want_phrase && (o.kind != ROTATE_VOLUME_KEY || all))
+		return log_error_errno(-EINVAL, "rotate: --recovery-phrase-stdin goes with --volume-key on one DEVICE");
 	if (older_than >= 0 && !all)
 		return log_error_errno(-EINVAL, "rotate: --older-than goes with --all");
 	if (o.kind == ROTATE_CRYPTO_ERASE) {
@@ -305,6 +354,12 @@ static int run_rotate(int argc, char **argv)
 	r = verb_load_config(&cfg);
 	if (r < 0)
 		return r;
+	if (want_phrase) {
+		r = read_phrase(&phrase, &o.recovery_len);
+		if (r < 0)
+			return r;
+		o.recovery_phrase = phrase;
+	}
 	o.report = report;
 	o.progress = progress;
 	o.userdata = &c;
@@ -339,6 +394,8 @@ const struct verb verb_rotate = {
 		"  --volume-key        re-encrypt the data under a new volume key, online if mapped;\n"
 		"                      resumable: run it again after a crash, or volkeyd resumes it at boot\n"
 		"  --resilience MODE   with --volume-key: checksum (default), journal or none\n"
+		"  --recovery-phrase-stdin  with --volume-key: read the recovery passphrase from stdin to\n"
+		"                      carry the recovery key over to the new volume key\n"
 		"  --hotzone-size MIB  with --volume-key: at most this much between checkpoints (default:\n"
 		"                      libcryptsetup's, which depends on the resilience mode)\n"
 		"  --progress-interval S  with --volume-key: seconds between progress reports (default 5)\n"

@@ -123,12 +123,28 @@ expect_exit 0 "$VOLKEY" rotate "$big" --volume-key --progress-interval 60
 assert_grep 'resuming an interrupted re-encryption \(offline\)'
 expect_exit 0 "$VOLKEY" open --test "$big"
 
-echo "== a recovery key or another tool's passphrase is never silently dropped"
+echo "== a recovery key is never silently dropped: refused without its phrase or with a wrong one, carried over with it"
 "$VOLKEY" recovery-key "$dev" >"$TMP/phrase" 2>/dev/null || fail "recovery-key"
 sum=$(dev_sum "$dev")
-expect_exit 2 "$VOLKEY" rotate "$dev" --volume-key
-assert_grep 'is a recovery key, which cannot be carried over'
+expect_exit 2 "$VOLKEY" rotate "$dev" --volume-key </dev/null
+assert_grep 'is a recovery key, which cannot be carried over.*--recovery-phrase-stdin'
+printf 'cbdefghi-wrong\n' >"$TMP/wrong"
+expect_exit 2 "$VOLKEY" rotate "$dev" --volume-key --recovery-phrase-stdin <"$TMP/wrong"
+assert_grep 'the recovery passphrase given does not open recovery keyslot'
 [[ $(dev_sum "$dev") == "$sum" ]] || fail "refused re-encryption changed the device"
+for step in reencrypt-recovery-added reencrypt-recovery-keyslot reencrypt-half; do
+	crash "$step" rotate "$dev" --volume-key --recovery-phrase-stdin <"$TMP/phrase"
+	each_key_opens
+	expect_exit 0 "$VOLKEY" rotate "$dev" --volume-key --recovery-phrase-stdin --progress-interval 60 <"$TMP/phrase"
+	tr -d '\n' <"$TMP/phrase" | cryptsetup open --disable-external-tokens --test-passphrase --key-file=- "$dev" ||
+		fail "$step: the recovery phrase does not open the re-encrypted volume"
+	each_key_opens
+	"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+	[[ $(json_get "$TMP/st.json" 'sorted(k["role"] for k in j["keyslots"])') == "['recovery', 'token 0', 'token 1']" ||
+	   $(json_get "$TMP/st.json" 'len(j["keyslots"])') == 3 ]] || { cat "$TMP/st.json"; fail "$step: keyslots after carrying the recovery key over"; }
+	json_get "$TMP/st.json" '[k["role"] for k in j["keyslots"]]' | grep -q recovery || fail "$step: no recovery keyslot"
+	json_get "$TMP/st.json" '[k["role"] for k in j["keyslots"]]' | grep -qE 'passphrase|pending' && fail "$step: orphan keyslot"
+done
 
 for step in erase-keyslot erase-zeroed erase-header; do
 	echo "== rotate --crypto-erase, killed after $step; run again it completes"
