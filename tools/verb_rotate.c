@@ -145,7 +145,7 @@ static int rotate_all(struct rotate_opts *o, const struct volkey_config *cfg, st
 	for (int i = 0; i < n; i++) {
 		struct errbuf e = { { 0 } };
 		double age = -1;
-		bool resume = o->kind == ROTATE_VOLUME_KEY && volume_reencrypt_pending(devs[i], NULL, NULL) > 0;
+		bool resume = o->kind == ROTATE_VOLUME_KEY && volume_reencrypt_pending(devs[i]) > 0;
 
 		r = volume_rotation_age(devs[i], o->kind, &age, &e);
 		if (r < 0 && !resume) {
@@ -194,7 +194,7 @@ static int read_phrase(char **ret, size_t *ret_len)
 	struct termios old, quiet;
 	bool tty = isatty(STDIN_FILENO), quieted = false;
 	size_t n = 0;
-	int c;
+	char ch = 0;
 
 	if (!buf)
 		return log_error_errno(-ENOMEM, "cannot allocate secret memory");
@@ -207,8 +207,16 @@ static int read_phrase(char **ret, size_t *ret_len)
 			quieted = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
 		}
 	}
-	while ((c = getc_unlocked(stdin)) != EOF && c != '\n' && n <= RECOVERY_PHRASE_MAX)
-		buf[n++] = (char)c;
+	/* read(2) a byte at a time, not stdio: its buffer is ordinary heap. */
+	while (n <= RECOVERY_PHRASE_MAX) {
+		ssize_t k = read(STDIN_FILENO, &ch, 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0 || ch == '\n')
+			break;
+		buf[n++] = ch;
+	}
+	explicit_bzero(&ch, sizeof(ch));
 	if (quieted)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 	if (tty)
