@@ -67,15 +67,6 @@ static int probe_fd(int fd, struct nvme_erase_result *ret)
 	return 0;
 }
 
-int nvme_erase_probe(const char *device, struct nvme_erase_result *ret)
-{
-	_cleanup_close_ int fd = open(device, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0)
-		return negative_errno();
-	return probe_fd(fd, ret);
-}
-
 /* A partition node takes NVMe admin commands too, and they act on the whole namespace. */
 static bool is_partition(int fd)
 {

@@ -25,8 +25,6 @@ struct nvme_erase_result {
 };
 
 const char *nvme_erase_method_name(enum nvme_erase_method m);
-/* What device (a block device node) offers, without doing anything. */
-int nvme_erase_probe(const char *device, struct nvme_erase_result *ret);
 /* Probes, then issues the crypto erase: want NVME_ERASE_AUTO takes what the
  * controller advertises; FORMAT or SANITIZE issues that command even when not
  * advertised (the controller refuses it if it cannot: some, like QEMU's, accept

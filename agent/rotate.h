@@ -74,9 +74,8 @@ struct rotate_opts {
 int volume_rotate(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
 		  struct errbuf *e);
 
-/* Whether a volume-key re-encryption of device was interrupted (and where:
- * *ret_offset of *ret_size bytes). 0 no, 1 yes, -errno. */
-int volume_reencrypt_pending(const char *device, uint64_t *ret_offset, uint64_t *ret_size);
+/* Whether a volume-key re-encryption of device was interrupted: 0 no, 1 yes, -ENODEV. */
+int volume_reencrypt_pending(const char *device);
 
 /* The age in days of what o->kind rotates (the oldest token's wrap for rewrap,
  * the oldest secret for secret, the volume key for volume-key). -errno. */

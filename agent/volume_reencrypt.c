@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
+#include <json-c/json.h>
 
 #include "aead.h"
 #include "fileio.h"
@@ -89,24 +90,21 @@ static int leftover_helpers(const char *name, char *buf, size_t n)
 int volume_vk_rotated(struct volume *v, char *buf, size_t n)
 {
 	for (int i = 0; i < v->ntokens; i++) {
-		const char *json = NULL;
-		_cleanup_free_ char *copy = NULL;
-		char *p, *q;
+		const char *json = NULL, *created;
+		struct json_object *o, *m;
+		bool ok;
 
 		if (!streq_ptr(v->tokens[i].type, VOLKEY_VK_TOKEN_TYPE) ||
-		    crypt_token_json_get(v->cd, v->tokens[i].id, &json) < 0)
+		    crypt_token_json_get(v->cd, v->tokens[i].id, &json) < 0 || !(o = json_tokener_parse(json)))
 			continue;
 		/* {"type":"volkey-volume-key","keyslots":[],"created":"YYYY-MM-DDTHH:MM:SSZ"} */
-		copy = strdup(json);
-		if (!copy || !(p = strstr(copy, "\"created\":\"")))
-			continue;
-		p += strlen("\"created\":\"");
-		q = strchr(p, '"');
-		if (!q || q - p != 20)
-			continue;
-		*q = '\0';
-		snprintf(buf, n, "%s", p);
-		return 0;
+		ok = json_object_object_get_ex(o, "created", &m) && json_object_is_type(m, json_type_string) &&
+		     strlen(created = json_object_get_string(m)) == 20;
+		if (ok)
+			snprintf(buf, n, "%s", created);
+		json_object_put(o);
+		if (ok)
+			return 0;
 	}
 	return -ENOENT;
 }
@@ -311,7 +309,7 @@ static bool resilience_ok(const char *r)
 	return !r || streq_ptr(r, "checksum") || streq_ptr(r, "journal") || streq_ptr(r, "none");
 }
 
-int volume_reencrypt_pending(const char *device, uint64_t *ret_offset, uint64_t *ret_size)
+int volume_reencrypt_pending(const char *device)
 {
 	struct crypt_device *cd = NULL;
 	crypt_reencrypt_info ri;
@@ -324,10 +322,6 @@ int volume_reencrypt_pending(const char *device, uint64_t *ret_offset, uint64_t 
 	}
 	ri = crypt_reencrypt_status(cd, NULL);
 	crypt_free(cd);
-	if (ret_offset)
-		*ret_offset = 0;
-	if (ret_size)
-		*ret_size = 0;
 	return ri == CRYPT_REENCRYPT_CLEAN || ri == CRYPT_REENCRYPT_CRASH;
 }
 

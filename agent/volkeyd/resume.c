@@ -51,7 +51,7 @@ void resume_reencryption(const char *dev, const struct volkey_config *cfg, struc
 	int r;
 
 	if ((strcmp(o->state, "unlocked") && strcmp(o->state, "already-open")) ||
-	    volume_reencrypt_pending(dev, NULL, NULL) <= 0)
+	    volume_reencrypt_pending(dev) <= 0)
 		return;
 	pthread_mutex_lock(&mu);
 	if (stopping) {
