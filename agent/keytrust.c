@@ -63,3 +63,17 @@ int key_uri_trusted(const struct key_uri *u, const struct volkey_config *cfg, st
 			"allowed_modules)",
 			u->module_path);
 }
+
+int key_uri_load(const char *text, const struct volkey_config *cfg, struct key_uri **ret, struct errbuf *why)
+{
+	_cleanup_(key_uri_freep) struct key_uri *u = NULL;
+	int r = key_uri_parse(text, &u);
+
+	if (r < 0)
+		return err_fail(why, r, "key URI %s is malformed", text);
+	r = key_uri_trusted(u, cfg, why);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(u);
+	return 0;
+}

@@ -26,10 +26,7 @@ int volume_bind(const char *device, const char *uri_text, const struct volkey_co
 	size_t vklen = 0;
 	int r, k, p;
 
-	r = key_uri_parse(uri_text, &uri);
-	if (r < 0)
-		return err_fail(e, r, "key URI %s is malformed", uri_text);
-	r = key_uri_trusted(uri, cfg, &why);
+	r = key_uri_load(uri_text, cfg, &uri, &why);
 	if (r < 0)
 		return err_fail(e, r, "%s: %s; nothing was written", device, why.msg);
 	r = volume_load_for_change(device, cfg, &v, e);

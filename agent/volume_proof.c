@@ -38,8 +38,7 @@ int volume_pending_proven(struct volume *v, const struct volkey_config *cfg, int
 		goto out;
 	id = json_object_get_int(m);
 	t = volume_token(v, id);
-	if (!t || t->role != TOKEN_VOLKEY || key_uri_parse(t->t.key_uri, &uri) < 0 ||
-	    key_uri_trusted(uri, cfg, &why) < 0 || kctx_new(cfg, &c) < 0)
+	if (!t || t->role != TOKEN_VOLKEY || key_uri_load(t->t.key_uri, cfg, &uri, &why) < 0 || kctx_new(cfg, &c) < 0)
 		goto out;
 	if (json_object_object_get_ex(o, "proof_wrapped", &m) && json_object_is_type(m, json_type_string)) {
 		const char *b = json_object_get_string(m);

@@ -91,12 +91,7 @@ static int rewrap_token(struct volume *v, const struct token_entry *te, const st
 	int r;
 
 	snprintf(old_ref, sizeof(old_ref), "%s", te->t.key_ref ? te->t.key_ref : te->t.key_uri);
-	r = key_uri_parse(te->t.key_uri, &from);
-	if (r < 0) {
-		err_fail(e, r, "%s: token %d: its key URI is malformed", v->path, te->id);
-		goto out;
-	}
-	r = key_uri_trusted(from, cfg, &why);
+	r = key_uri_load(te->t.key_uri, cfg, &from, &why);
 	if (r < 0) {
 		err_fail(e, r, "%s: token %d: %s", v->path, te->id, why.msg);
 		goto out;
@@ -235,12 +230,7 @@ static int secret_token(struct volume *v, const struct token_entry *te, const vo
 			     v->path, old_slot, old_id, sharer->id, sharer->type);
 		goto out;
 	}
-	r = key_uri_parse(te->t.key_uri, &uri);
-	if (r < 0) {
-		err_fail(e, r, "%s: token %d: its key URI is malformed", v->path, old_id);
-		goto out;
-	}
-	r = key_uri_trusted(uri, cfg, &why);
+	r = key_uri_load(te->t.key_uri, cfg, &uri, &why);
 	if (r < 0) {
 		err_fail(e, r, "%s: token %d: %s", v->path, old_id, why.msg);
 		goto out;
@@ -324,10 +314,7 @@ static int rotate_tokens(const char *device, const struct rotate_opts *o, const 
 
 	if (o->to_key) {
 		struct errbuf why = { { 0 } };
-		r = key_uri_parse(o->to_key, &to);
-		if (r < 0)
-			return err_fail(e, r, "key URI %s is malformed", o->to_key);
-		r = key_uri_trusted(to, cfg, &why);
+		r = key_uri_load(o->to_key, cfg, &to, &why);
 		if (r < 0)
 			return err_fail(e, r, "%s: %s; nothing was changed", device, why.msg);
 	}
