@@ -10,12 +10,14 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+# volkey bench's fio job files and plot script
+BENCHDIR ?= $(PREFIX)/share/volkey/bench
 BUILD ?= build
 SAN ?= 0
 
 PKGS := libcryptsetup devmapper libnvme json-c libcurl openssl p11-kit-1 inih blkid libudev libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 CRYPTSETUP_VERSION = $(shell pkg-config --modversion libcryptsetup 2>/dev/null)
 
 # snprintf truncation into fixed buffers is deliberate (bounded messages), hence -Wno-format-truncation.
@@ -30,7 +32,7 @@ HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong
 SAN_LDFLAGS :=
 endif
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(HARDEN) -fPIC -MMD -MP -Iagent \
-	-DVOLKEY_VERSION='"$(VERSION)"' -DVOLKEY_CRYPTSETUP_VERSION='"$(CRYPTSETUP_VERSION)"' $(PKG_CFLAGS)
+	-DVOLKEY_VERSION='"$(VERSION)"' -DVOLKEY_BENCH_DATADIR='"$(BENCHDIR)"' -DVOLKEY_CRYPTSETUP_VERSION='"$(CRYPTSETUP_VERSION)"' $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS) -Wl,-z,relro,-z,now
 
 AGENT_SRC := $(wildcard agent/*.c)
@@ -165,6 +167,8 @@ install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	install -D -m 0755 $(VOLKEY) $(DESTDIR)$(SBINDIR)/volkey
 	install -D -m 0755 $(VOLKEYD) $(DESTDIR)$(SBINDIR)/volkeyd
 	install -D -m 0644 docs/man/volkey.8 $(DESTDIR)$(MANDIR)/man8/volkey.8
+	install -d $(DESTDIR)$(BENCHDIR)
+	install -m 0644 tools/bench/*.fio tools/bench/common.fioinc tools/bench/ratio.gp $(DESTDIR)$(BENCHDIR)/
 	install -D -m 0644 $(TOKEN_SO) $(DESTDIR)$(TOKENDIR)/libcryptsetup-token-volkey.so
 	install -d $(DESTDIR)$(UDEVDIR)/rules.d
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/70-volkey.rules.in >$(DESTDIR)$(UDEVDIR)/rules.d/70-volkey.rules

@@ -17,6 +17,7 @@ static const struct exit_code_info table[] = {
 	{ EXIT_FAILURE_OTHER, "failure", "any other failure (I/O error, internal error)" },
 	{ EXIT_NOTHING_DUE, "nothing-due", "`rotate --all`: no volume was due, nothing was done" },
 	{ EXIT_PARTIAL, "partial", "`rotate --all`: some volumes failed (each result says which and why)" },
+	{ EXIT_CHECK_FAILED, "check-failed", "`bench --check`: a job's encrypted/raw ratio is below the minimum" },
 	{ 0, NULL, NULL },
 };
 

@@ -17,6 +17,7 @@ enum volkey_exit {
 	/* Outcomes of commands over many volumes (rotate --all), not errno mappings: */
 	EXIT_NOTHING_DUE = 11, /* nothing was due, nothing was done */
 	EXIT_PARTIAL = 12,     /* some volumes done, some failed */
+	EXIT_CHECK_FAILED = 13, /* bench --check: encrypted/raw below the minimum */
 };
 
 struct exit_code_info {

@@ -2,6 +2,7 @@
 /* Small helpers used everywhere: cleanup attributes and ownership transfer. */
 #pragma once
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -52,6 +53,12 @@ static inline void fclosep(FILE **f)
 		fclose(*f);
 }
 #define _cleanup_fclose_ _cleanup_(fclosep)
+
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
 
 /* Convert a libc-style "-1 and errno" failure into -errno, never 0. */
 static inline int negative_errno(void)

@@ -7,12 +7,6 @@
 #include "macro.h"
 #include "sysinfo.h"
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
 int sysinfo_loop_probe(const char *root, const char *release, struct loop_support *ret)
 {
 	_cleanup_(closedirp) DIR *d = NULL;

@@ -55,6 +55,9 @@ void volume_log_setup(void);
 /* Loads the LUKS2 header of path. -ENODEV with a message when it is not LUKS2. */
 int volume_load(const char *path, struct volume *v, struct errbuf *e);
 void volume_done(struct volume *v);
+/* The active mapping of the LUKS2 volume with this uuid (found by its dm uuid,
+ * also when stacked on re-encryption helpers): 1 with its name, 0 when not mapped. */
+int volume_active_mapping(const char *uuid, char *name, size_t n);
 /* Re-reads the tokens after the header changed. */
 int volume_reload_tokens(struct volume *v, struct errbuf *e);
 /* Number of volkey tokens (parsed or not). */

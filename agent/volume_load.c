@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Loading a volkey volume's header and its tokens; pending keyslot changes. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <json-c/json.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "volume.h"
 
@@ -302,4 +304,44 @@ int volume_cleanup_pending(struct volume *v, const struct volkey_config *cfg, st
 			return r;
 	}
 	return fixed;
+}
+
+/* The mapping of this LUKS2 volume: the device-mapper device whose uuid is
+ * CRYPT-LUKS2-<uuid without dashes>-<its own name>. Looked up among all dm
+ * devices, not the disk's holders: during an online re-encryption libcryptsetup
+ * stacks the mapping on helper devices (NAME-hotzone-*, NAME-overlay). 1 with its
+ * name, 0 when not mapped. */
+int volume_active_mapping(const char *uuid, char *name, size_t n)
+{
+	char want[64], sub[300];
+	struct dirent *de;
+	size_t w = 0;
+	int found = 0;
+	DIR *d;
+
+	w = (size_t)snprintf(want, sizeof(want), "CRYPT-LUKS2-");
+	for (const char *p = uuid; *p && w + 2 < sizeof(want); p++)
+		if (*p != '-')
+			want[w++] = *p;
+	want[w++] = '-';
+	want[w] = '\0';
+	d = opendir("/sys/block");
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		_cleanup_free_ char *dmuuid = NULL, *dmname = NULL;
+
+		if (strncmp(de->d_name, "dm-", 3) != 0)
+			continue;
+		snprintf(sub, sizeof(sub), "/sys/block/%s/dm/uuid", de->d_name);
+		if (read_first_line(NULL, sub, &dmuuid) < 0 || strncmp(dmuuid, want, w) != 0)
+			continue;
+		snprintf(sub, sizeof(sub), "/sys/block/%s/dm/name", de->d_name);
+		if (read_first_line(NULL, sub, &dmname) < 0 || strcmp(dmuuid + w, dmname) != 0)
+			continue;
+		snprintf(name, n, "%s", dmname);
+		found = 1;
+	}
+	closedir(d);
+	return found;
 }

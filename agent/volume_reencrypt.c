@@ -27,46 +27,6 @@
 #include "timeutil.h"
 #include "volume.h"
 
-/* The mapping of this LUKS2 volume: the device-mapper device whose uuid is
- * CRYPT-LUKS2-<uuid without dashes>-<its own name>. Looked up among all dm
- * devices, not the disk's holders: during an online re-encryption libcryptsetup
- * stacks the mapping on helper devices (NAME-hotzone-*, NAME-overlay). 1 with its
- * name, 0 when not mapped. */
-static int active_mapping(const char *uuid, char *name, size_t n)
-{
-	char want[64], sub[300];
-	struct dirent *de;
-	size_t w = 0;
-	int found = 0;
-	DIR *d;
-
-	w = (size_t)snprintf(want, sizeof(want), "CRYPT-LUKS2-");
-	for (const char *p = uuid; *p && w + 2 < sizeof(want); p++)
-		if (*p != '-')
-			want[w++] = *p;
-	want[w++] = '-';
-	want[w] = '\0';
-	d = opendir("/sys/block");
-	if (!d)
-		return 0;
-	while (!found && (de = readdir(d))) {
-		_cleanup_free_ char *dmuuid = NULL, *dmname = NULL;
-
-		if (strncmp(de->d_name, "dm-", 3) != 0)
-			continue;
-		snprintf(sub, sizeof(sub), "/sys/block/%s/dm/uuid", de->d_name);
-		if (read_first_line(NULL, sub, &dmuuid) < 0 || strncmp(dmuuid, want, w) != 0)
-			continue;
-		snprintf(sub, sizeof(sub), "/sys/block/%s/dm/name", de->d_name);
-		if (read_first_line(NULL, sub, &dmname) < 0 || strcmp(dmuuid + w, dmname) != 0)
-			continue;
-		snprintf(name, n, "%s", dmname);
-		found = 1;
-	}
-	closedir(d);
-	return found;
-}
-
 /* The helper devices libcryptsetup stacks under NAME during an online
  * re-encryption; left behind when the process running it was killed. */
 static int leftover_helpers(const char *name, char *buf, size_t n)
@@ -347,7 +307,7 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 		r = err_fail(e, -ENOENT, "%s: no volkey token: not a volkey volume", device);
 		goto out;
 	}
-	mapped = active_mapping(v.uuid, name, sizeof(name)) > 0;
+	mapped = volume_active_mapping(v.uuid, name, sizeof(name)) > 0;
 	ri = crypt_reencrypt_status(v.cd, NULL);
 	if (ri == CRYPT_REENCRYPT_INVALID) {
 		r = err_fail(e, -EUCLEAN, "%s: its re-encryption metadata is invalid", device);

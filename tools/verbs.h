@@ -24,6 +24,7 @@ extern const struct verb verb_recovery_key;
 extern const struct verb verb_status;
 extern const struct verb verb_backup_header;
 extern const struct verb verb_rotate;
+extern const struct verb verb_bench;
 
 /* --config FILE (global option), or NULL for $VOLKEY_CONFIG / the default path. */
 extern const char *arg_config;
