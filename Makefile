@@ -3,6 +3,7 @@
 #   make deps         install every Debian package needed (idempotent)
 #   make check        deps + build + every test tier (unit, host, rig)
 #   make check-unit | check-host | check-rig [T=name] | asan | demo | install | clean
+#   make bench        a quick `volkey bench` (fio, raw against dm-crypt) in the rig guest
 # See docs/building.md.
 
 VERSION := $(shell cat VERSION)
@@ -57,7 +58,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
+.PHONY: bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -131,6 +132,15 @@ bench-agent: tests-build rig-image
 
 bench-rotate: tests-build rig-image
 	@BUILD=$(BUILD) tests/bench/rotate.sh
+
+# A quick `volkey bench` in the rig guest; table, JSON and plot in $(BUILD)/bench/.
+bench: deps
+	@$(MAKE) --no-print-directory tests-build rig-image
+	@BUILD=$(BUILD) tests/bench/fio.sh
+
+# Unlock speed and data path against Clevis bound to Tang, in the rig guest.
+bench-peers: tests-build rig-image
+	@BUILD=$(BUILD) tests/bench/peers.sh
 
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	@tests/run-fuzz $(BUILD)/fuzz/fuzz_kms_parse tests/fuzz/corpus/kms $(FUZZ_SECONDS)

@@ -25,7 +25,7 @@
 #define MiB (1ULL << 20)
 
 struct bench_args {
-	const char *device, *dir, *jobs, *configs, *plot, *apply;
+	const char *device, *dir, *jobs, *configs, *plot, *apply, *save;
 	unsigned long long size;
 	unsigned runtime;
 	bool destructive, quick, json;
@@ -154,6 +154,24 @@ static int check_apply_target(const struct bench_args *a)
 	if (r < 0)
 		return verb_fail(r, &e, "--apply");
 	volume_done(&v);
+	return 0;
+}
+
+/* The directory of an output file must take it: found out before the run, not after. */
+static int check_writable(const char *path, const char *opt)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+
+	if (!path)
+		return 0;
+	slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (access(dir, W_OK) < 0)
+		return log_error_errno(negative_errno(), "%s %s: cannot write in %s: %m", opt, path, dir);
 	return 0;
 }
 
@@ -364,6 +382,7 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
 		{ "plot", required_argument, NULL, 'p' },
 		{ "check", required_argument, NULL, 'C' },
 		{ "apply", required_argument, NULL, 'a' },
+		{ "save", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -395,6 +414,7 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
 				return log_error_errno(-EINVAL, "--check %s: not a ratio such as 0.8", optarg);
 			break;
 		case 'a': a->apply = optarg; break;
+		case 'S': a->save = optarg; break;
 		case 'h': verb_print_help(&verb_bench); return 1;
 		default: return -EINVAL;
 		}
@@ -428,6 +448,8 @@ static int bench_main(const struct bench_args *a, struct bench_run *run)
 		return r;
 	if (a->plot && (!strrchr(a->plot, '.') || (strcmp(strrchr(a->plot, '.'), ".svg") && strcmp(strrchr(a->plot, '.'), ".png"))))
 		return log_error_errno(-EINVAL, "--plot %s: the file name must end in .svg or .png", a->plot);
+	if ((r = check_writable(a->plot, "--plot")) < 0 || (r = check_writable(a->save, "--save")) < 0)
+		return r;
 	if ((a->check >= 0 || a->apply || a->plot) && !any_encrypted(run))
 		return log_error_errno(-EINVAL, "--check, --apply and --plot need an encrypted configuration in --configs");
 	machine_info(run);
@@ -457,9 +479,9 @@ static int bench_main(const struct bench_args *a, struct bench_run *run)
 		return r;
 	}
 	bench_compute(run);
-	if (a->json)
+	if (a->json || a->save)
 		out = bench_json(run);
-	else
+	if (!a->json)
 		bench_print_table(run, stdout);
 	if (!run->interrupted && a->plot) {
 		r = bench_plot(run, a->plot, tmpdir, &e);
@@ -494,10 +516,11 @@ static int bench_main(const struct bench_args *a, struct bench_run *run)
 	}
 	if (!run->interrupted && a->apply && rc == 0)
 		rc = apply(run, a->apply, out);
-	if (out) {
+	if (out && a->save && json_object_to_file_ext(a->save, out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
+		rc = log_error_errno(-EIO, "--save %s: cannot write the results: %s", a->save, json_util_get_last_err());
+	if (out && a->json)
 		printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(out);
-	}
+	json_object_put(out);
 	return run->interrupted ? -EINTR : rc;
 }
 
@@ -530,7 +553,7 @@ static int run_bench(int argc, char **argv)
 
 const struct verb verb_bench = {
 	.name = "bench",
-	.args = "[DEVICE --destructive] [--quick] [--json] [--plot FILE] [--check MIN] [--apply VOLUME]",
+	.args = "[DEVICE --destructive] [--quick] [--json|--save FILE] [--plot FILE] [--check MIN] [--apply VOLUME]",
 	.summary = "measure dm-crypt against the raw device with fio; store the best flags",
 	.run = run_bench,
 	.help =
@@ -549,6 +572,7 @@ const struct verb verb_bench = {
 	"  --configs LIST        only these configurations (raw is always measured):\n"
 	"                        crypt, crypt-512, crypt-noread, crypt-nowrite, crypt-nowq, crypt-512-nowq\n"
 	"  --json                results as JSON on stdout (progress stays on stderr)\n"
+	"  --save FILE           also write the JSON results to FILE\n"
 	"  --plot FILE           draw encrypted/raw per job and configuration (.svg or .png; gnuplot)\n"
 	"  --check MIN           exit 13 when a job of the best configuration has encrypted/raw below MIN\n"
 	"  --apply VOLUME        store the best configuration's workqueue flags in VOLUME's LUKS2\n"

@@ -3,13 +3,13 @@
 # `tests/rig/run -v --timeout 900 tests/bench/peers-guest.sh`): volkey against
 # Clevis bound to Tang, both on real dm-crypt, in the same run on the same guest.
 # - Unlock wall time for 1 volume (median of REPS runs, default 5), 8 volumes
-#   one after the other and 8 volumes at once (8 processes; median of REPS8 runs,
-#   default 2: a Clevis unlock takes ~5 s here, so 5 runs of 8 would take the
-#   guest past 11 minutes): `volkey open` with one
-#   aws-kms token (KMS double over TLS on loopback) against `clevis luks unlock`
-#   with one tang pin (tangd on loopback, plain HTTP as Tang is deployed). The
-#   Clevis volumes get the cipher, key size, sector size and digest read from
-#   volkey's own header; each tool's keyslot KDF is printed.
+#   one after the other and 8 volumes at once (8 processes; median of REPS8
+#   runs, default 2: a Clevis unlock takes 5-7 s here, so 5 runs of 8 would take
+#   the guest to about 10 minutes): `volkey open` with one aws-kms token (KMS
+#   double over TLS on loopback) against `clevis luks unlock` with one tang pin
+#   (tangd on loopback, plain HTTP as Tang is deployed). The Clevis volumes get
+#   the cipher, key size, sector size and digest read from volkey's own header;
+#   each tool's keyslot KDF is printed.
 # - The data path once unlocked: the same fio jobs on one mapping of each tool,
 #   with both `dmsetup table` lines (keys live in the kernel keyring: no key is
 #   shown) so the reader sees the mappings are the same.
