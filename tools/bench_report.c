@@ -89,6 +89,24 @@ static void flags_text(uint32_t flags, char *buf, size_t n)
 		snprintf(buf, n, "none");
 }
 
+/* Encryption adds work: a row well above raw means the measurement is noisy. */
+static void faster_note(const struct bench_run *run, FILE *f)
+{
+	double max = 0;
+	int n = 0;
+
+	for (int j = 0; j < run->njobs; j++)
+		for (int c = 1; c < bench_nconfigs; c++)
+			if (run->use[c] && run->rows[j][c].ratio > 1.05) {
+				n++;
+				if (run->rows[j][c].ratio > max)
+					max = run->rows[j][c].ratio;
+			}
+	if (n)
+		fprintf(f, "\nnote: %d encrypted row%s faster than raw (up to %.2f): the machine's noise is larger than "
+			"the difference; use a longer --runtime\n", n, n > 1 ? "s are" : " is", max);
+}
+
 void bench_print_table(const struct bench_run *run, FILE *f)
 {
 	fprintf(f, "volkey bench: %s, %llu MiB, %u s per job%s\n", run->origin, run->size >> 20, run->runtime,
@@ -116,6 +134,7 @@ void bench_print_table(const struct bench_run *run, FILE *f)
 				ratio);
 		}
 	}
+	faster_note(run, f);
 	if (run->recommended < 0)
 		return;
 	fprintf(f, "\n%-15s %8s %8s  %-18s %s\n", "configuration", "geomean", "worst", "worst job", "settings");

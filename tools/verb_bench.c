@@ -217,16 +217,13 @@ static void targets_release(struct bench_run *run, struct targets *t)
 	}
 }
 
-static int targets_setup(const struct bench_args *a, struct bench_run *run, struct targets *t)
+static int targets_setup(const struct bench_args *a, unsigned long long devsize, struct bench_run *run,
+			 struct targets *t)
 {
 	struct errbuf e = { 0 };
-	unsigned long long devsize = 0;
 	int r;
 
 	if (a->device) {
-		r = check_scratch(a, &devsize);
-		if (r < 0)
-			return r;
 		snprintf(run->device, sizeof(run->device), "%s", a->device);
 		snprintf(run->origin, sizeof(run->origin), "%s (--destructive)", a->device);
 		run->size = a->size ? a->size : (devsize < 8 * GiB ? devsize : 8 * GiB);
@@ -437,6 +434,7 @@ static int bench_main(const struct bench_args *a, struct bench_run *run)
 	char tmpdir[] = "/tmp/volkey-bench.XXXXXX";
 	struct errbuf e = { 0 };
 	char jobdir[PATH_MAX];
+	unsigned long long devsize = 0;
 	int r, rc = 0;
 
 	if (bench_job_dir(jobdir, sizeof(jobdir)) < 0)
@@ -452,6 +450,8 @@ static int bench_main(const struct bench_args *a, struct bench_run *run)
 		return r;
 	if ((a->check >= 0 || a->apply || a->plot) && !any_encrypted(run))
 		return log_error_errno(-EINVAL, "--check, --apply and --plot need an encrypted configuration in --configs");
+	if (a->device && (r = check_scratch(a, &devsize)) < 0)
+		return r;
 	machine_info(run);
 	if (any_encrypted(run)) {
 		struct dm_support dm = { 0 };
@@ -464,7 +464,7 @@ static int bench_main(const struct bench_args *a, struct bench_run *run)
 	}
 	if (!mkdtemp(tmpdir))
 		return log_error_errno(negative_errno(), "/tmp: cannot make a directory for fio's output: %m");
-	r = targets_setup(a, run, &t);
+	r = targets_setup(a, devsize, run, &t);
 	machine_info(run); /* again: the first mapping loads the xts(aes) driver it uses */
 	if (r == 0)
 		r = run_all(run, tmpdir);

@@ -18,6 +18,6 @@ set ylabel 'encrypted / raw (IOPS)'
 set yrange [0:*]
 set grid ytics
 set key outside right top noenhanced
-set xtics rotate by -25 noenhanced nomirror
+set xtics rotate by 25 right noenhanced nomirror
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 linecolor 'black'
 plot for [i=2:ncols] data using i:xtic(1) title columnheader(i)
