@@ -99,7 +99,8 @@ int bench_fio_job(const struct bench_run *run, int job, const char *target, cons
 		  struct bench_row *row, struct errbuf *e);
 /* The jobs in dir (every *.fio, sorted), or only those named in list (comma-separated). */
 int bench_jobs_load(struct bench_run *run, const char *dir, const char *list, struct errbuf *e);
-/* The job directory: VOLKEY_BENCH_DIR, the installed one, or the source tree next to the binary. */
+/* The job directory: VOLKEY_BENCH_DIR; the source tree's (a binary in build/) or
+ * the installed one beside the binary (sbin/../share/volkey/bench); BENCHDIR. */
 int bench_job_dir(char *ret, size_t n);
 
 /* ---- report (bench_report.c) ---- */

@@ -53,13 +53,20 @@ int bench_job_dir(char *ret, size_t n)
 		snprintf(ret, n, "%s", env);
 		return 0;
 	}
-	/* A binary in the build tree uses the job files of its own source tree. */
+	/* A binary in the build tree uses the job files of its own source tree; an
+	 * installed one those beside it (PREFIX/sbin/../share), wherever PREFIX was. */
 	l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (l > 0) {
+		static const char *const rel[] = { "../tools/bench", "../share/volkey/bench" };
+		char *d;
+
 		exe[l] = '\0';
-		snprintf(ret, n, "%s/../tools/bench", dirname(exe));
-		if (dir_has_jobs(ret))
-			return 0;
+		d = dirname(exe);
+		for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+			snprintf(ret, n, "%s/%s", d, rel[i]);
+			if (dir_has_jobs(ret))
+				return 0;
+		}
 	}
 	snprintf(ret, n, "%s", VOLKEY_BENCH_DATADIR);
 	return dir_has_jobs(ret) ? 0 : -ENOENT;

@@ -25,6 +25,12 @@ grep -q 'IMPORT{program}="/usr/sbin/volkey nvme-id $devnode"' "$rules" || fail "
 unit=$TMP/root$(pkg-config --variable=systemdsystemunitdir systemd)/volkeyd.service
 [[ -f $unit ]] || fail "no unit at $unit"
 [[ -x $TMP/root/usr/sbin/volkeyd ]] || fail "no /usr/sbin/volkeyd"
+# volkey bench's job files, found by the installed binary beside it.
+for f in common.fioinc ratio.gp randread-4k-qd1.fio seqwrite-1m.fio; do
+	[[ -f $TMP/root/usr/share/volkey/bench/$f ]] || fail "no bench file $f"
+done
+"$TMP/root/usr/sbin/volkey" bench --jobs nosuch >"$TMP/out" 2>&1 && fail "bench --jobs nosuch worked"
+assert_grep "$TMP/root/usr/sbin/../share/volkey/bench/nosuch.fio: no such job file"
 grep -qx 'ExecStart=/usr/sbin/volkeyd' "$unit" || fail "unit does not start the installed volkeyd"
 grep -qx 'Type=notify' "$unit" || fail "unit is not Type=notify"
 # systemd's own check of the unit (the binary path is resolved on this host, so point it at the build).
