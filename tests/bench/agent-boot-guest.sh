@@ -12,6 +12,9 @@ mkdir -p /etc/volkey
 printf '[kms]\nendpoint = %s\nca_file = %s\n[volkey]\nunlock_timeout_ms = 120000\n' "$KMS" "$KMS_CA" >/etc/volkey/volkey.conf
 stats() { curl -sf --cacert "$KMS_CA" "$KMS/_volkey/stats"; }
 /lib/systemd/systemd-udevd --daemon
+# A crash leaves a core for the backtrace below.
+ulimit -c unlimited
+echo "$TMP/core.%p" >/proc/sys/kernel/core_pattern
 on_exit "udevadm control --exit"
 
 echo "agent boot benchmark (guest: QEMU/TCG, loop devices, one aws-kms token each, KMS double over TLS):"
@@ -27,15 +30,28 @@ for n in 1 8; do
 	t0=$EPOCHREALTIME
 	"$VOLKEYD" >"$TMP/agent.$n.log" 2>&1 &
 	pid=$!
-	for _ in $(seq 1 1200); do
-		[[ -s /run/volkey/status.json && $(json_get /run/volkey/status.json 'j["agent"]["ready"]') == True ]] && break
+	# Ready within 120 s, or its log (and, if it crashed, a backtrace) says why not.
+	while ! grep -q '"ready": *true' /run/volkey/status.json 2>/dev/null; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" && rc=0 || rc=$?
+			cat "$TMP/agent.$n.log"
+			for c in "$TMP"/core.*; do [[ -e $c ]] && gdb -q -batch -c "$c" "$VOLKEYD" -ex "thread apply all bt 20" 2>&1 | tail -60; done
+			fail "volkeyd exited with status $rc before it was ready ($n devices)"
+		fi
+		[[ $(awk "BEGIN{print ($EPOCHREALTIME - $t0) > 120}") == 1 ]] && { cat "$TMP/agent.$n.log"; fail "volkeyd not ready after 120 s"; }
 		sleep 0.05
 	done
 	wall=$(awk "BEGIN{printf \"%.2f\", $EPOCHREALTIME - $t0}")
 	hwm=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
 	s1=$(stats)
 	ok=$(json_get /run/volkey/status.json 'sum(d["state"] == "unlocked" for d in j["devices"])')
-	kill "$pid"; wait "$pid" 2>/dev/null || true
+	kill "$pid"
+	wait "$pid" && rc=0 || rc=$?
+	if [[ $rc -ne 0 && $rc -ne 143 ]]; then # 143: the SIGTERM it was sent, if it had no time to handle it
+		cat "$TMP/agent.$n.log"
+		for c in "$TMP"/core.*; do [[ -e $c ]] && gdb -q -batch -c "$c" "$VOLKEYD" -ex "thread apply all bt 20" 2>&1 | tail -60; done
+		fail "volkeyd exited with status $rc when stopped ($n devices)"
+	fi
 	read -r dec hs <<<"$("$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(b["calls"].get("Decrypt",0)-a["calls"].get("Decrypt",0), b["tls_handshakes"]-a["tls_handshakes"]-1)' "$s0" "$s1")"
 	slowest=$(json_get /run/volkey/status.json 'max(d["seconds"] for d in j["devices"])')
 	printf '  %d device(s): all unlocked %s s after start (slowest device %.2f s); KMS Decrypt calls %s, TLS handshakes %s; volkeyd peak RSS %s MiB\n' \
