@@ -58,7 +58,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
+.PHONY: module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -145,6 +145,22 @@ bench-peers: tests-build rig-image
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	@tests/run-fuzz $(BUILD)/fuzz/fuzz_kms_parse tests/fuzz/corpus/kms $(FUZZ_SECONDS)
 	@tests/run-fuzz $(BUILD)/fuzz/fuzz_token_parse tests/fuzz/corpus/token $(FUZZ_SECONDS) 16400
+
+# The kernel module, built out of tree in $(BUILD)/module from a copy of Kbuild
+# and kernel/ (the source tree stays clean), against KDIR: by default the
+# headers of the rig guest's kernel.
+KVER ?= $(shell tests/rig/kernel 2>/dev/null)
+KDIR ?= /lib/modules/$(KVER)/build
+MODULE_SRC := Kbuild kernel/Kbuild $(wildcard kernel/*.c)
+module: $(BUILD)/module/kernel/volkey_xts.ko
+$(BUILD)/module/kernel/volkey_xts.ko: $(MODULE_SRC)
+	@test -d $(KDIR) || { echo "module: no kernel headers at $(KDIR) (make deps installs the rig kernel's; or KDIR=)"; exit 1; }
+	@mkdir -p $(BUILD)/module/kernel
+	@cp Kbuild $(BUILD)/module/ && cp kernel/Kbuild kernel/*.c $(BUILD)/module/kernel/
+	@echo "  KBUILD  $@ (KDIR=$(KDIR))"
+	@$(MAKE) --no-print-directory -C $(KDIR) M=$(abspath $(BUILD)/module) W=1 modules >$(BUILD)/module/build.log 2>&1 || \
+		{ cat $(BUILD)/module/build.log; exit 1; }
+	@! grep -E "warning:" $(BUILD)/module/build.log || { echo "module: warnings are errors"; exit 1; }
 
 # The guest's initramfs (busybox + virtio/9p/overlay modules); tests/rig/run builds it when missing too.
 rig-image:
