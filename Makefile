@@ -11,6 +11,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+# the kernel module's sources for DKMS (not under PREFIX: DKMS looks in /usr/src)
+DKMSDIR ?= /usr/src/volkey-xts-$(VERSION)
 # volkey bench's fio job files and plot script
 BENCHDIR ?= $(PREFIX)/share/volkey/bench
 BUILD ?= build
@@ -172,7 +174,7 @@ check-unit: tests-build
 check-host: tests-build
 	@BUILD=$(BUILD) tests/run-tier host
 
-check-rig: tests-build rig-image
+check-rig: tests-build rig-image module
 	@BUILD=$(BUILD) tests/run-tier rig $(T)
 
 asan:
@@ -193,6 +195,10 @@ install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	install -D -m 0755 $(VOLKEY) $(DESTDIR)$(SBINDIR)/volkey
 	install -D -m 0755 $(VOLKEYD) $(DESTDIR)$(SBINDIR)/volkeyd
 	install -D -m 0644 docs/man/volkey.8 $(DESTDIR)$(MANDIR)/man8/volkey.8
+	install -D -m 0644 Kbuild $(DESTDIR)$(DKMSDIR)/Kbuild
+	install -D -m 0644 kernel/Kbuild $(DESTDIR)$(DKMSDIR)/kernel/Kbuild
+	install -m 0644 kernel/*.c $(DESTDIR)$(DKMSDIR)/kernel/
+	sed 's|@VERSION@|$(VERSION)|g' kernel/dkms.conf.in >$(DESTDIR)$(DKMSDIR)/dkms.conf
 	install -d $(DESTDIR)$(BENCHDIR)
 	install -m 0644 tools/bench/*.fio tools/bench/common.fioinc tools/bench/ratio.gp $(DESTDIR)$(BENCHDIR)/
 	install -D -m 0644 $(TOKEN_SO) $(DESTDIR)$(TOKENDIR)/libcryptsetup-token-volkey.so

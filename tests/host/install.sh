@@ -25,6 +25,16 @@ grep -q 'IMPORT{program}="/usr/sbin/volkey nvme-id $devnode"' "$rules" || fail "
 unit=$TMP/root$(pkg-config --variable=systemdsystemunitdir systemd)/volkeyd.service
 [[ -f $unit ]] || fail "no unit at $unit"
 [[ -x $TMP/root/usr/sbin/volkeyd ]] || fail "no /usr/sbin/volkeyd"
+# The module's DKMS tree: dkms.conf with this version, and sources that build
+# (against the rig kernel's headers, as DKMS would against each kernel's).
+dk=$TMP/root/usr/src/volkey-xts-$(cat "$VOLKEY_SRC/VERSION")
+grep -qx "PACKAGE_VERSION=\"$(cat "$VOLKEY_SRC/VERSION")\"" "$dk/dkms.conf" || fail "dkms.conf version"
+grep -qx 'BUILT_MODULE_NAME\[0\]="volkey_xts"' "$dk/dkms.conf" || fail "dkms.conf module name"
+kdir=/lib/modules/$("$VOLKEY_SRC/tests/rig/kernel")/build
+if [[ -d $kdir ]]; then
+	make -s -C "$kdir" M="$dk" modules >"$TMP/dkms.log" 2>&1 || { cat "$TMP/dkms.log"; fail "the DKMS tree does not build"; }
+	[[ -f $dk/kernel/volkey_xts.ko ]] || fail "the DKMS tree built no volkey_xts.ko"
+fi
 # volkey bench's job files, found by the installed binary beside it.
 for f in common.fioinc ratio.gp randread-4k-qd1.fio seqwrite-1m.fio; do
 	[[ -f $TMP/root/usr/share/volkey/bench/$f ]] || fail "no bench file $f"
