@@ -16,6 +16,7 @@
 
 #define BENCH_MAX_JOBS 32
 #define BENCH_JOB_NAME_MAX 64
+#define BENCH_MAX_CONFIGS 16
 /* Mappings are named PREFIX<pid>-<config>, with a device-mapper uuid of the same
  * shape under UUID_PREFIX, so a later run can find those a killed run left. */
 #define BENCH_MAP_PREFIX "volkey-bench-"
@@ -27,10 +28,14 @@ struct bench_config {
 	const char *what;
 	unsigned sector_size; /* 0: the raw device */
 	uint32_t flags;       /* CRYPT_ACTIVATE_NO_{READ,WRITE}_WORKQUEUE */
+	const char *driver;   /* an xts(aes) driver to use (NULL: the kernel's best); the
+	                       * configuration runs only when /proc/crypto has it */
 };
 /* raw first, then the dm-crypt configurations; "crypt" is what `volkey format` makes. */
 extern const struct bench_config bench_configs[];
 extern const int bench_nconfigs;
+/* Whether the kernel has registered this crypto driver (/proc/crypto). */
+bool bench_driver_present(const char *driver);
 /* Index of the configuration called name, or -1. */
 int bench_config_find(const char *name);
 
@@ -61,14 +66,14 @@ struct bench_run {
 	char job_dir[PATH_MAX];
 	char jobs[BENCH_MAX_JOBS][BENCH_JOB_NAME_MAX];
 	int njobs;
-	bool use[16];            /* which of bench_configs take part (raw always) */
-	char map_path[16][64];   /* the target of each configuration (the raw device for raw) */
+	bool use[BENCH_MAX_CONFIGS];            /* which of bench_configs take part (raw always) */
+	char map_path[BENCH_MAX_CONFIGS][64];   /* the target of each configuration (the raw device for raw) */
 	/* the machine */
 	char kernel[128], cpu[96], xts_driver[64];
 	bool xts_async, cpu_aes, cpu_vaes;
 	/* results: rows[job][config] */
-	struct bench_row rows[BENCH_MAX_JOBS][16];
-	struct bench_summary summary[16];
+	struct bench_row rows[BENCH_MAX_JOBS][BENCH_MAX_CONFIGS];
+	struct bench_summary summary[BENCH_MAX_CONFIGS];
 	int recommended;         /* config index, or -1 */
 	bool interrupted;
 };

@@ -14,15 +14,34 @@
 #define NOWQ (CRYPT_ACTIVATE_NO_READ_WORKQUEUE | CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE)
 
 const struct bench_config bench_configs[] = {
-	{ "raw", "the device itself, no encryption", 0, 0 },
-	{ "crypt", "dm-crypt as `volkey format` makes it: 4096-byte sectors, kcryptd workqueues", 4096, 0 },
-	{ "crypt-512", "512-byte sectors, workqueues", 512, 0 },
-	{ "crypt-noread", "4096-byte sectors, no_read_workqueue", 4096, CRYPT_ACTIVATE_NO_READ_WORKQUEUE },
-	{ "crypt-nowrite", "4096-byte sectors, no_write_workqueue", 4096, CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE },
-	{ "crypt-nowq", "4096-byte sectors, no_read_workqueue and no_write_workqueue", 4096, NOWQ },
-	{ "crypt-512-nowq", "512-byte sectors, no_read_workqueue and no_write_workqueue", 512, NOWQ },
+	{ "raw", "the device itself, no encryption", 0, 0, NULL },
+	{ "crypt", "dm-crypt as `volkey format` makes it: 4096-byte sectors, kcryptd workqueues", 4096, 0, NULL },
+	{ "crypt-512", "512-byte sectors, workqueues", 512, 0, NULL },
+	{ "crypt-noread", "4096-byte sectors, no_read_workqueue", 4096, CRYPT_ACTIVATE_NO_READ_WORKQUEUE, NULL },
+	{ "crypt-nowrite", "4096-byte sectors, no_write_workqueue", 4096, CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE, NULL },
+	{ "crypt-nowq", "4096-byte sectors, no_read_workqueue and no_write_workqueue", 4096, NOWQ, NULL },
+	{ "crypt-512-nowq", "512-byte sectors, no_read_workqueue and no_write_workqueue", 512, NOWQ, NULL },
+	/* With volkey's kernel module loaded, "crypt" runs on it; these name each side. */
+	{ "crypt-aesni", "4096-byte sectors, the kernel's AES-NI XTS (asynchronous), not the module", 4096, 0,
+	  "xts-aes-aesni" },
+	{ "crypt-module", "4096-byte sectors, volkey_xts (synchronous AES-NI XTS)", 4096, 0, "xts-aes-volkey" },
+	{ "crypt-module-nowq", "4096-byte sectors, volkey_xts, no_read_workqueue and no_write_workqueue", 4096, NOWQ,
+	  "xts-aes-volkey" },
 };
 const int bench_nconfigs = ARRAY_SIZE(bench_configs);
+_Static_assert(ARRAY_SIZE(bench_configs) <= BENCH_MAX_CONFIGS, "BENCH_MAX_CONFIGS too small");
+
+bool bench_driver_present(const char *driver)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/crypto", "re");
+	char line[256], want[128];
+
+	snprintf(want, sizeof(want), "driver       : %s\n", driver);
+	while (f && fgets(line, sizeof(line), f))
+		if (strcmp(line, want) == 0)
+			return true;
+	return false;
+}
 
 int bench_config_find(const char *name)
 {
@@ -114,7 +133,7 @@ void bench_print_table(const struct bench_run *run, FILE *f)
 	fprintf(f, "kernel %s; CPU %s (AES-NI %s, VAES %s); xts(aes) by %s (%s)\n", run->kernel, run->cpu,
 		run->cpu_aes ? "yes" : "no", run->cpu_vaes ? "yes" : "no", run->xts_driver[0] ? run->xts_driver : "none loaded",
 		run->xts_async ? "asynchronous" : "synchronous");
-	fprintf(f, "\n%-18s %-15s %10s %9s %10s %10s %10s %8s\n", "job", "configuration", "IOPS", "MiB/s", "mean us",
+	fprintf(f, "\n%-18s %-17s %10s %9s %10s %10s %10s %8s\n", "job", "configuration", "IOPS", "MiB/s", "mean us",
 		"p99 us", "CPU us/IO", "enc/raw");
 	for (int j = 0; j < run->njobs; j++) {
 		for (int c = 0; c < bench_nconfigs; c++) {
@@ -124,12 +143,12 @@ void bench_print_table(const struct bench_run *run, FILE *f)
 			if (!run->use[c])
 				continue;
 			if (!x->done) {
-				fprintf(f, "%-18s %-15s %10s\n", c == 0 ? run->jobs[j] : "", bench_configs[c].name, "not run");
+				fprintf(f, "%-18s %-17s %10s\n", c == 0 ? run->jobs[j] : "", bench_configs[c].name, "not run");
 				continue;
 			}
 			if (x->ratio >= 0)
 				snprintf(ratio, sizeof(ratio), "%.2f", x->ratio);
-			fprintf(f, "%-18s %-15s %10.0f %9.1f %10.1f %10.1f %10.1f %8s\n", c == 0 ? run->jobs[j] : "",
+			fprintf(f, "%-18s %-17s %10.0f %9.1f %10.1f %10.1f %10.1f %8s\n", c == 0 ? run->jobs[j] : "",
 				bench_configs[c].name, x->iops, x->mib_s, x->lat_mean_us, x->lat_p99_us, x->cpu_us_per_io,
 				ratio);
 		}
@@ -137,7 +156,7 @@ void bench_print_table(const struct bench_run *run, FILE *f)
 	faster_note(run, f);
 	if (run->recommended < 0)
 		return;
-	fprintf(f, "\n%-15s %8s %8s  %-18s %s\n", "configuration", "geomean", "worst", "worst job", "settings");
+	fprintf(f, "\n%-17s %8s %8s  %-18s %s\n", "configuration", "geomean", "worst", "worst job", "settings");
 	for (int c = 1; c < bench_nconfigs; c++) {
 		const struct bench_summary *s = &run->summary[c];
 		char fl[64];
@@ -145,7 +164,7 @@ void bench_print_table(const struct bench_run *run, FILE *f)
 		if (!run->use[c] || !s->njobs)
 			continue;
 		flags_text(bench_configs[c].flags, fl, sizeof(fl));
-		fprintf(f, "%-15s %8.2f %8.2f  %-18s sector %u, flags %s%s\n", bench_configs[c].name, s->geomean,
+		fprintf(f, "%-17s %8.2f %8.2f  %-18s sector %u, flags %s%s\n", bench_configs[c].name, s->geomean,
 			s->min_ratio, run->jobs[s->min_job], bench_configs[c].sector_size, fl,
 			c == run->recommended ? "   <- best" : "");
 	}

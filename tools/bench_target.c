@@ -138,8 +138,9 @@ static int crypt_params(const char *dev, const struct bench_config *c, char **re
 {
 	static const char hex[] = "0123456789abcdef";
 	_cleanup_secret_ uint8_t *key = NULL;
-	char opts[160] = "";
+	char opts[160] = "", cipher[64];
 	int nopts = 0;
+	size_t cl;
 	struct stat st;
 	char *p;
 	size_t len;
@@ -162,19 +163,25 @@ static int crypt_params(const char *dev, const struct bench_config *c, char **re
 		nopts++;
 		strcat(opts, " no_write_workqueue");
 	}
-	len = strlen("aes-xts-plain64 ") + 128 + 64 + strlen(opts) + 1;
+	/* A configuration tied to one implementation names its driver (dm-crypt's capi: form). */
+	if (c->driver)
+		snprintf(cipher, sizeof(cipher), "capi:%s-plain64 ", c->driver);
+	else
+		snprintf(cipher, sizeof(cipher), "aes-xts-plain64 ");
+	cl = strlen(cipher);
+	len = cl + 128 + 64 + strlen(opts) + 1;
 	p = secret_alloc(len);
 	if (!p)
 		return err_fail(e, -ENOMEM, "cannot hold the mapping table in locked memory");
-	memcpy(p, "aes-xts-plain64 ", 16);
+	memcpy(p, cipher, cl);
 	for (int i = 0; i < 64; i++) {
-		p[16 + 2 * i] = hex[key[i] >> 4];
-		p[16 + 2 * i + 1] = hex[key[i] & 15];
+		p[cl + 2 * i] = hex[key[i] >> 4];
+		p[cl + 2 * i + 1] = hex[key[i] & 15];
 	}
 	if (nopts)
-		snprintf(p + 144, len - 144, " 0 %u:%u 0 %d%s", major(st.st_rdev), minor(st.st_rdev), nopts, opts);
+		snprintf(p + cl + 128, len - cl - 128, " 0 %u:%u 0 %d%s", major(st.st_rdev), minor(st.st_rdev), nopts, opts);
 	else
-		snprintf(p + 144, len - 144, " 0 %u:%u 0", major(st.st_rdev), minor(st.st_rdev));
+		snprintf(p + cl + 128, len - cl - 128, " 0 %u:%u 0", major(st.st_rdev), minor(st.st_rdev));
 	*ret = p;
 	return 0;
 }

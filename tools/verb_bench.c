@@ -72,8 +72,11 @@ static int parse_configs(const char *list, struct bench_run *run)
 {
 	run->use[0] = true;
 	if (!list) {
+		/* The module's configurations when it is loaded (crypt-aesni is then the without). */
+		bool module = bench_driver_present("xts-aes-volkey");
+
 		for (int c = 1; c < bench_nconfigs; c++)
-			run->use[c] = true;
+			run->use[c] = !bench_configs[c].driver || module;
 		return 0;
 	}
 	for (const char *s = list; *s;) {
@@ -91,6 +94,10 @@ static int parse_configs(const char *list, struct bench_run *run)
 					 bench_configs[i].name);
 			return log_error_errno(-EINVAL, "--configs: unknown configuration '%s' (known: %s)", name, all);
 		}
+		if (bench_configs[c].driver && !bench_driver_present(bench_configs[c].driver))
+			return log_error_errno(-ENOENT, "--configs %s: the kernel has no %s (%s)", name, bench_configs[c].driver,
+					       strcmp(bench_configs[c].driver, "xts-aes-volkey") ?
+					       "is aesni_intel loaded?" : "load volkey_xts first");
 		run->use[c] = true;
 		s += len;
 		if (*s == ',')
@@ -196,7 +203,7 @@ static void machine_info(struct bench_run *run)
 
 struct targets {
 	int loop_fd;
-	bool mapped[16];
+	bool mapped[BENCH_MAX_CONFIGS];
 };
 
 static void targets_release(struct bench_run *run, struct targets *t)
@@ -540,8 +547,9 @@ static int run_bench(int argc, char **argv)
 		return log_error_errno(-ENOMEM, "out of memory");
 	run->runtime = a.runtime;
 	run->recommended = -1;
-	if (parse_configs(a.configs, run) < 0)
-		return -EINVAL;
+	r = parse_configs(a.configs, run);
+	if (r < 0)
+		return r;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		sigaction(sigs[i], &sa, &old[i]);
@@ -570,7 +578,8 @@ const struct verb verb_bench = {
 	"  --quick               a short pass\n"
 	"  --jobs LIST           only these jobs (comma-separated names of .fio files)\n"
 	"  --configs LIST        only these configurations (raw is always measured):\n"
-	"                        crypt, crypt-512, crypt-noread, crypt-nowrite, crypt-nowq, crypt-512-nowq\n"
+	"                        crypt, crypt-512, crypt-noread, crypt-nowrite, crypt-nowq, crypt-512-nowq;\n"
+	"                        with volkey_xts loaded also crypt-aesni, crypt-module, crypt-module-nowq\n"
 	"  --json                results as JSON on stdout (progress stays on stderr)\n"
 	"  --save FILE           also write the JSON results to FILE\n"
 	"  --plot FILE           draw encrypted/raw per job and configuration (.svg or .png; gnuplot)\n"

@@ -13,7 +13,9 @@
 #   key and data;
 # - random keys and random lengths through AF_ALG: xts-aes-volkey against the
 #   generic xts(ecb(aes-generic)), encryption and decryption, and the same
-#   refusals (bad key sizes, messages shorter than a block).
+#   refusals (bad key sizes, messages shorter than a block);
+# - volkey bench offers crypt-aesni, crypt-module and crypt-module-nowq once the
+#   module is loaded, and measures each.
 source "$RIG_SRC/tests/rig/lib.bash"
 KO=$RIG_SRC/$BUILD/module/kernel/volkey_xts.ko
 [[ -f $KO ]] || fail "$KO not built (make module)"
@@ -105,5 +107,32 @@ short = refused("xts-aes-volkey", os.urandom(64), b"x" * 15)
 assert short == refused("xts(ecb(aes-generic))", os.urandom(64), b"x" * 15) != 0, short
 print("AF_ALG: %d random vectors equal; bad key sizes and short messages refused alike" % n)
 PY
+step "volkey bench: with and without the module, side by side"
+: >"$TMP/empty.conf"
+VOLKEY_CONFIG=$TMP/empty.conf "$VOLKEY" bench --dir "$TMP" --size 32M --runtime 2 \
+	--jobs randread-4k-qd32,randwrite-4k-qd32,seqwrite-1m --configs crypt-aesni,crypt-module,crypt-module-nowq \
+	--save "$TMP/m.json" >"$TMP/m.txt" 2>"$TMP/m.err" ||
+	{ cat "$TMP/m.err"; fail "volkey bench with the module loaded"; }
+cat "$TMP/m.txt"
+"$PY" - "$TMP/m.json" <<'PY' || fail "bench rows with and without the module"
+import json, sys
+j = json.load(open(sys.argv[1]))
+cfgs = {c["name"] for c in j["configs"]}
+assert cfgs == {"raw", "crypt-aesni", "crypt-module", "crypt-module-nowq"}, cfgs
+assert j["machine"]["xts_aes_driver"] == "xts-aes-volkey" and not j["machine"]["xts_aes_async"], j["machine"]
+rows = {(r["job"], r["config"]): r for r in j["results"]}
+for job in ("randread-4k-qd32", "randwrite-4k-qd32", "seqwrite-1m"):
+    for c in ("raw", "crypt-aesni", "crypt-module", "crypt-module-nowq"):
+        assert rows[(job, c)]["iops"] > 0, (job, c)
+PY
+# Without --configs, the module's configurations join the default set while it is loaded.
+VOLKEY_CONFIG=$TMP/empty.conf "$VOLKEY" bench --dir "$TMP" --size 16M --runtime 1 --jobs randread-4k-qd1 --json \
+	>"$TMP/d.json" 2>"$TMP/d.err" || { cat "$TMP/d.err"; fail "default set with the module"; }
+[[ $(json_get "$TMP/d.json" 'len(j["configs"])') -eq 10 ]] || fail "the default set lacks the module's configurations"
 rmmod volkey_xts
+set +e
+VOLKEY_CONFIG=$TMP/empty.conf "$VOLKEY" bench --configs crypt-module >/dev/null 2>"$TMP/n.err"; rc=$?
+set -e
+[[ $rc -eq 4 ]] && grep -q 'the kernel has no xts-aes-volkey (load volkey_xts first)' "$TMP/n.err" ||
+	{ cat "$TMP/n.err"; fail "crypt-module without the module: exit $rc"; }
 echo "kernel module: all checks passed"
