@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "policy.h"
 
 void policy_defaults(struct policy *p)
@@ -10,6 +11,8 @@ void policy_defaults(struct policy *p)
 	memset(p, 0, sizeof(*p));
 	p->unlock_timeout_ms = 60000;
 	snprintf(p->status_file, sizeof(p->status_file), "/run/volkey/status.json");
+	p->kernel_module = KMOD_AUTO;
+	snprintf(p->module_record, sizeof(p->module_record), "/var/lib/volkey/module-bench.json");
 }
 
 const char *provision_mode_to_string(enum provision_mode m)
@@ -97,6 +100,20 @@ int policy_set(struct policy *p, const char *section, const char *name, const ch
 		}
 		if (!strcmp(name, "status_file"))
 			return value[0] == '/' && copy(p->status_file, sizeof(p->status_file), value);
+		if (!strcmp(name, "kernel_module")) {
+			static const char *const modes[] = { [KMOD_OFF] = "off", [KMOD_AUTO] = "auto", [KMOD_ON] = "on" };
+
+			for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
+				if (!strcmp(value, modes[i])) {
+					p->kernel_module = (enum kmod_mode)i;
+					return 1;
+				}
+			return 0;
+		}
+		if (!strcmp(name, "kernel_module_file"))
+			return value[0] == '/' && copy(p->kernel_module_file, sizeof(p->kernel_module_file), value);
+		if (!strcmp(name, "module_record"))
+			return value[0] == '/' && copy(p->module_record, sizeof(p->module_record), value);
 		return 0;
 	}
 	if (!strcmp(section, "instance-store"))

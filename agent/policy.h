@@ -27,10 +27,20 @@ struct class_policy {
 
 #define POLICY_MAX_EBS 16
 
+/* [volkey] kernel_module: whether volkeyd loads volkey_xts at start. */
+enum kmod_mode {
+	KMOD_OFF,
+	KMOD_AUTO, /* only when `volkey bench` measured a gain from it on this kernel */
+	KMOD_ON,
+};
+
 struct policy {
 	long unlock_timeout_ms;   /* how long volkeyd waits for the devices present at start before it
 	                           * reports ready (boot goes on; late devices keep working) */
 	char status_file[256];    /* /run/volkey/status.json */
+	enum kmod_mode kernel_module;
+	char kernel_module_file[256]; /* a .ko to load instead of `modprobe volkey_xts` ("" default) */
+	char module_record[256];  /* /var/lib/volkey/module-bench.json: what bench measured */
 	struct class_policy instance_store;
 	struct class_policy ebs;  /* provision applies only to volumes listed in ebs_volumes */
 	char ebs_volumes[POLICY_MAX_EBS][32];

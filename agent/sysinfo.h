@@ -29,6 +29,7 @@ struct xts_driver {
 	char module[64];
 	int priority;
 	bool async;       /* "async : yes" in /proc/crypto */
+	int refcnt;       /* 1 + the tfms in use (a dm-crypt mapping holds one per CPU or more) */
 	bool selftest_passed;
 };
 /* Parses /proc/crypto (root-relative) and picks the highest-priority skcipher named xts(aes). */

@@ -9,7 +9,7 @@
 
 struct crypto_entry {
 	char name[64], driver[64], module[64], type[32];
-	int priority;
+	int priority, refcnt;
 	bool async, internal, passed;
 };
 
@@ -24,6 +24,7 @@ static void consider(const struct crypto_entry *e, struct xts_driver *best)
 	snprintf(best->module, sizeof(best->module), "%s", e->module);
 	best->priority = e->priority;
 	best->async = e->async;
+	best->refcnt = e->refcnt;
 	best->selftest_passed = e->passed;
 }
 
@@ -80,6 +81,8 @@ int sysinfo_xts_probe(const char *root, struct xts_driver *ret)
 			snprintf(e.type, sizeof(e.type), "%s", v);
 		else if (strcmp(k, "priority") == 0)
 			e.priority = atoi(v);
+		else if (strcmp(k, "refcnt") == 0)
+			e.refcnt = atoi(v);
 		else if (strcmp(k, "async") == 0)
 			e.async = strcmp(v, "yes") == 0;
 		else if (strcmp(k, "internal") == 0)

@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "devcheck.h"
 #include "exitcode.h"
+#include "kmod.h"
 #include "log.h"
 #include "sysinfo.h"
 #include "verb_util.h"
@@ -372,6 +373,26 @@ static int apply(const struct bench_run *run, const char *volume, struct json_ob
 	return 0;
 }
 
+/* With the kernel's AES-NI XTS and volkey_xts measured side by side, keep the
+ * result for `kernel_module = auto` (volkeyd loads the module only on a gain). */
+static void record_module_gain(const struct bench_run *run)
+{
+	int a = bench_config_find("crypt-aesni"), m = bench_config_find("crypt-module");
+	struct volkey_config cfg;
+	int r;
+
+	if (!run->use[a] || !run->use[m] || !run->summary[a].njobs || !run->summary[m].njobs)
+		return;
+	if (verb_load_config(&cfg) < 0)
+		return;
+	r = kmod_record(&cfg.policy, run->kernel, run->summary[a].geomean, run->summary[m].geomean);
+	if (r < 0)
+		log_warning("%s: cannot record the module's measurement: %s", cfg.policy.module_record, strerror(-r));
+	else
+		log_notice("volkey_xts against the kernel's AES-NI XTS: %.2fx (geometric mean), recorded in %s for "
+			   "kernel_module = auto", run->summary[m].geomean / run->summary[a].geomean, cfg.policy.module_record);
+}
+
 static int parse_args(int argc, char **argv, struct bench_args *a)
 {
 	static const struct option opts[] = {
@@ -521,6 +542,8 @@ static int bench_main(const struct bench_args *a, struct bench_run *run)
 			log_notice("check passed: %s, every job's encrypted/raw is at least %.2f", bench_configs[best].name,
 				   a->check);
 	}
+	if (!run->interrupted)
+		record_module_gain(run);
 	if (!run->interrupted && a->apply && rc == 0)
 		rc = apply(run, a->apply, out);
 	if (out && a->save && json_object_to_file_ext(a->save, out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)

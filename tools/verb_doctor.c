@@ -24,6 +24,7 @@ struct doctor {
 	struct dm_support dm;
 	struct xts_driver xts;
 	int xts_r;
+	enum feature_state volkey_xts; /* the kernel module: available = loaded */
 	struct cpu_aes cpu;
 	int cpu_r;
 	struct loop_support loop;
@@ -88,6 +89,8 @@ static void doctor_probe(struct doctor *d)
 	if (r < 0)
 		log_debug_errno(r, "device-mapper probe failed: %m");
 	d->xts_r = sysinfo_xts_probe(NULL, &d->xts);
+	d->volkey_xts = d->xts_r >= 0 && d->xts.found && strcmp(d->xts.driver, "xts-aes-volkey") == 0 ?
+		FEATURE_AVAILABLE : sysinfo_module_state(NULL, d->uts.release, "volkey_xts");
 	d->cpu_r = sysinfo_cpu_probe(NULL, &d->cpu);
 	(void)sysinfo_loop_probe(NULL, d->uts.release, &d->loop);
 	sysinfo_lib_versions(&d->libs);
@@ -122,6 +125,12 @@ static void print_text(const struct doctor *d)
 		printf("%-12s %s (module %s, priority %d, %s, self-test %s)\n", "xts(aes)", d->xts.driver,
 		       d->xts.module, d->xts.priority, d->xts.async ? "async" : "sync",
 		       d->xts.selftest_passed ? "passed" : "not passed");
+	if (d->volkey_xts == FEATURE_AVAILABLE)
+		printf("%-12s loaded; xts-aes-volkey %s (refcnt %d)\n", "volkey_xts",
+		       d->xts.refcnt > 1 ? "in use" : "not in use", d->xts.refcnt);
+	else
+		printf("%-12s not loaded (%s)\n", "volkey_xts", d->volkey_xts == FEATURE_LOADABLE ?
+		       "installed for this kernel" : "not installed for this kernel");
 
 	if (d->cpu_r < 0)
 		printf("%-12s unknown: /proc/cpuinfo unreadable\n", "cpu");
@@ -173,8 +182,14 @@ static void print_json(const struct doctor *d, json_object *keys)
 		json_object_object_add(x, "priority", json_object_new_int(d->xts.priority));
 		json_object_object_add(x, "async", json_object_new_boolean(d->xts.async));
 		json_object_object_add(x, "selftest_passed", json_object_new_boolean(d->xts.selftest_passed));
+		json_object_object_add(x, "refcnt", json_object_new_int(d->xts.refcnt));
 	}
 	json_object_object_add(o, "xts_aes", x);
+	x = json_object_new_object();
+	json_object_object_add(x, "loaded", json_object_new_boolean(d->volkey_xts == FEATURE_AVAILABLE));
+	json_object_object_add(x, "installed", json_object_new_boolean(d->volkey_xts != FEATURE_MISSING));
+	json_object_object_add(x, "in_use", json_object_new_boolean(d->volkey_xts == FEATURE_AVAILABLE && d->xts.refcnt > 1));
+	json_object_object_add(o, "volkey_xts", x);
 
 	c = json_object_new_object();
 	json_object_object_add(c, "model", jstr(d->cpu.model));

@@ -24,6 +24,7 @@
 #include "timeutil.h"
 #include "memhooks.h"
 #include "provision.h"
+#include "kmod.h"
 #include "resume.h"
 #include "raid.h"
 #include "statusfile.h"
@@ -326,6 +327,18 @@ int main(int argc, char **argv)
 	r = statusfile_init(cfg.policy.status_file);
 	if (r < 0)
 		log_warning_errno(r, "cannot create the directory of %s: %m", cfg.policy.status_file);
+	/* Before any device: the mappings made from here on use it. */
+	{
+		char why[512] = "";
+		int k = kmod_apply(&cfg.policy, why, sizeof(why));
+
+		if (k > 0)
+			log_info("kernel module volkey_xts loaded: new mappings use its synchronous AES-XTS");
+		else if (k == 0)
+			log_info("kernel module volkey_xts not loaded: %s", why);
+		else
+			log_warning("kernel module volkey_xts could not be loaded: %s", why);
+	}
 	/* Signals are read from a signalfd, in the main thread only. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

@@ -62,6 +62,20 @@ TEST(xts_picks_highest_priority_non_internal)
 	CHECK(x.selftest_passed);
 }
 
+TEST(xts_module_outranks_aesni_and_shows_use)
+{
+	struct xts_driver x;
+
+	CHECK_EQ_INT(sysinfo_xts_probe(FX("guest-module"), &x), 0);
+	CHECK(x.found);
+	CHECK_STREQ(x.driver, "xts-aes-volkey");
+	CHECK_STREQ(x.module, "volkey_xts");
+	CHECK_EQ_INT(x.priority, 410);
+	CHECK_EQ_INT(x.refcnt, 3);
+	CHECK(!x.async);
+	CHECK(x.selftest_passed);
+}
+
 TEST(xts_generic_is_sync)
 {
 	struct xts_driver x;

@@ -15,7 +15,9 @@
 #   generic xts(ecb(aes-generic)), encryption and decryption, and the same
 #   refusals (bad key sizes, messages shorter than a block);
 # - volkey bench offers crypt-aesni, crypt-module and crypt-module-nowq once the
-#   module is loaded, and measures each.
+#   module is loaded, measures each, and records the module's gain;
+# - volkeyd loads it with kernel_module = on, not with off, and with auto only
+#   when the recorded gain for this kernel is large enough.
 source "$RIG_SRC/tests/rig/lib.bash"
 KO=$RIG_SRC/$BUILD/module/kernel/volkey_xts.ko
 [[ -f $KO ]] || fail "$KO not built (make module)"
@@ -33,6 +35,9 @@ dmesg | grep -q 'volkey_xts: xts-aes-volkey registered' || { dmesg | tail; fail 
 [[ $(field xts-aes-volkey selftest) == passed ]] || { grep -A12 xts-aes-volkey /proc/crypto; fail "self-test did not pass"; }
 [[ $(field xts-aes-volkey async) == no ]] || fail "xts-aes-volkey is asynchronous"
 (( $(field xts-aes-volkey priority) > $(field xts-aes-aesni priority) )) || fail "priority"
+"$VOLKEY" doctor >"$TMP/doc" || true
+assert_grep '^xts\(aes\) +xts-aes-volkey \(module volkey_xts, priority 410, sync, self-test passed\)' "$TMP/doc"
+assert_grep '^volkey_xts +loaded; xts-aes-volkey not in use' "$TMP/doc"
 
 step "a new dm-crypt mapping uses it; rmmod refused while it does"
 truncate -s 64M "$TMP/d.img"
@@ -47,6 +52,8 @@ use0=$(awk '$1 == "volkey_xts" {print $3}' /proc/modules)
 plain m1; on_exit "dmsetup remove m1 2>/dev/null"
 (( $(field xts-aes-volkey refcnt) > refs0 )) || fail "the mapping did not take a tfm of xts-aes-volkey"
 (( $(awk '$1 == "volkey_xts" {print $3}' /proc/modules) > use0 )) || fail "module use count did not go up"
+"$VOLKEY" doctor --json >"$TMP/doc.json" || true
+[[ $(json_get "$TMP/doc.json" 'j["volkey_xts"]["in_use"]') == True ]] || fail "doctor does not see the module in use"
 ! rmmod volkey_xts 2>"$TMP/rmmod.err" || fail "rmmod worked while a mapping uses the module"
 cat "$TMP/rmmod.err"
 head -c 16M /dev/urandom >"$TMP/data"
@@ -57,6 +64,8 @@ dmsetup remove m1
 
 step "without the module: same key, same data, same ciphertext; and each reads the other's"
 rmmod volkey_xts || fail "rmmod with no user"
+"$VOLKEY" doctor >"$TMP/doc" || true
+assert_grep '^volkey_xts +not loaded \(not installed for this kernel\)' "$TMP/doc"
 [[ -z $(field xts-aes-volkey driver) ]] || true
 plain m2
 (( $(field xts-aes-aesni refcnt) >= 1 )) || fail "xts-aes-aesni not in use without the module"
@@ -107,14 +116,15 @@ short = refused("xts-aes-volkey", os.urandom(64), b"x" * 15)
 assert short == refused("xts(ecb(aes-generic))", os.urandom(64), b"x" * 15) != 0, short
 print("AF_ALG: %d random vectors equal; bad key sizes and short messages refused alike" % n)
 PY
-step "volkey bench: with and without the module, side by side"
+step "volkey bench: with and without the module, side by side; the gain recorded for kernel_module = auto"
 : >"$TMP/empty.conf"
-VOLKEY_CONFIG=$TMP/empty.conf "$VOLKEY" bench --dir "$TMP" --size 32M --runtime 2 \
+printf '[volkey]\nmodule_record = %s\n' "$TMP/rec.json" >"$TMP/rec.conf"
+VOLKEY_CONFIG=$TMP/rec.conf "$VOLKEY" bench --dir "$TMP" --size 32M --runtime 2 \
 	--jobs randread-4k-qd32,randwrite-4k-qd32,seqwrite-1m --configs crypt-aesni,crypt-module,crypt-module-nowq \
 	--save "$TMP/m.json" >"$TMP/m.txt" 2>"$TMP/m.err" ||
 	{ cat "$TMP/m.err"; fail "volkey bench with the module loaded"; }
 cat "$TMP/m.txt"
-"$PY" - "$TMP/m.json" <<'PY' || fail "bench rows with and without the module"
+"$PY" - "$TMP/m.json" "$TMP/rec.json" <<'PY' || fail "bench rows with and without the module"
 import json, sys
 j = json.load(open(sys.argv[1]))
 cfgs = {c["name"] for c in j["configs"]}
@@ -124,11 +134,39 @@ rows = {(r["job"], r["config"]): r for r in j["results"]}
 for job in ("randread-4k-qd32", "randwrite-4k-qd32", "seqwrite-1m"):
     for c in ("raw", "crypt-aesni", "crypt-module", "crypt-module-nowq"):
         assert rows[(job, c)]["iops"] > 0, (job, c)
+rec = json.load(open(sys.argv[2]))
+s = {x["config"]: x["geomean_ratio"] for x in j["summary"]}
+assert rec["kernel"] == j["machine"]["kernel"], rec
+assert abs(rec["gain"] - s["crypt-module"] / s["crypt-aesni"]) < 0.01, (rec, s)
+print("recorded: volkey_xts / aesni = %.3f" % rec["gain"])
 PY
 # Without --configs, the module's configurations join the default set while it is loaded.
 VOLKEY_CONFIG=$TMP/empty.conf "$VOLKEY" bench --dir "$TMP" --size 16M --runtime 1 --jobs randread-4k-qd1 --json \
 	>"$TMP/d.json" 2>"$TMP/d.err" || { cat "$TMP/d.err"; fail "default set with the module"; }
 [[ $(json_get "$TMP/d.json" 'len(j["configs"])') -eq 10 ]] || fail "the default set lacks the module's configurations"
+rmmod volkey_xts
+
+step "volkeyd and kernel_module = off | auto | on"
+VOLKEYD=$RIG_SRC/$BUILD/volkeyd
+agent() { # MODE GAIN: volkeyd --once with that setting and that recorded gain
+	printf '{"kernel": "%s", "gain": %s}\n' "$(uname -r)" "$2" >"$TMP/rec2.json"
+	printf '[volkey]\nkernel_module = %s\nkernel_module_file = %s\nmodule_record = %s\nstatus_file = %s\n' \
+		"$1" "$KO" "$TMP/rec2.json" "$TMP/status.json" >"$TMP/agent.conf"
+	"$VOLKEYD" --once --config "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 || true
+	grep 'kernel module' "$TMP/agent.log"
+}
+loaded() { grep -q '^volkey_xts ' /proc/modules; }
+agent auto 0.97
+loaded && fail "auto loaded the module with a measured 0.97x"
+assert_grep 'not loaded: auto: volkey bench measured 0.97x from it on kernel' "$TMP/agent.log"
+agent auto 1.30
+loaded || fail "auto did not load the module with a measured 1.30x"
+assert_grep 'volkey_xts loaded' "$TMP/agent.log"
+rmmod volkey_xts
+agent off 2.0
+loaded && fail "off loaded the module"
+agent on 0
+loaded || fail "on did not load the module"
 rmmod volkey_xts
 set +e
 VOLKEY_CONFIG=$TMP/empty.conf "$VOLKEY" bench --configs crypt-module >/dev/null 2>"$TMP/n.err"; rc=$?
