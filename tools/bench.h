@@ -114,6 +114,8 @@ void bench_compute(struct bench_run *run);
 /* The recommended configuration among those with this sector size (0: any), or -1. */
 int bench_best(const struct bench_run *run, unsigned sector_size);
 void bench_print_table(const struct bench_run *run, FILE *f);
+/* "no_read_workqueue,no_write_workqueue", or "none" (the names `volkey status` uses). */
+void bench_flags_text(uint32_t flags, char *buf, size_t n);
 struct json_object *bench_json(const struct bench_run *run);
 /* Draws encrypted/raw per job and configuration with gnuplot into path (.svg or .png). */
 int bench_plot(const struct bench_run *run, const char *path, const char *tmpdir, struct errbuf *e);

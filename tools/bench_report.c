@@ -10,6 +10,7 @@
 #include "bench.h"
 #include "log.h"
 #include "macro.h"
+#include "volume_status.h"
 
 #define NOWQ (CRYPT_ACTIVATE_NO_READ_WORKQUEUE | CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE)
 
@@ -100,12 +101,18 @@ int bench_best(const struct bench_run *run, unsigned sector_size)
 	return best;
 }
 
-static void flags_text(uint32_t flags, char *buf, size_t n)
+void bench_flags_text(uint32_t flags, char *buf, size_t n)
 {
-	snprintf(buf, n, "%s%s%s", flags & CRYPT_ACTIVATE_NO_READ_WORKQUEUE ? "no_read_workqueue" : "",
-		 (flags & NOWQ) == NOWQ ? "," : "", flags & CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE ? "no_write_workqueue" : "");
+	struct json_object *a = activation_flags_json(flags);
+	size_t len = a ? json_object_array_length(a) : 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < len; i++)
+		snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? "," : "",
+			 json_object_get_string(json_object_array_get_idx(a, i)));
 	if (!buf[0])
 		snprintf(buf, n, "none");
+	json_object_put(a);
 }
 
 /* Encryption adds work: a row well above raw means the measurement is noisy. */
@@ -163,7 +170,7 @@ void bench_print_table(const struct bench_run *run, FILE *f)
 
 		if (!run->use[c] || !s->njobs)
 			continue;
-		flags_text(bench_configs[c].flags, fl, sizeof(fl));
+		bench_flags_text(bench_configs[c].flags, fl, sizeof(fl));
 		fprintf(f, "%-17s %8.2f %8.2f  %-18s sector %u, flags %s%s\n", bench_configs[c].name, s->geomean,
 			s->min_ratio, run->jobs[s->min_job], bench_configs[c].sector_size, fl,
 			c == run->recommended ? "   <- best" : "");
@@ -178,17 +185,6 @@ static struct json_object *num(double v, int decimals)
 	double m = pow(10, decimals);
 
 	return json_object_new_double(round(v * m) / m);
-}
-
-static struct json_object *flags_json(uint32_t flags)
-{
-	struct json_object *a = json_object_new_array();
-
-	if (flags & CRYPT_ACTIVATE_NO_READ_WORKQUEUE)
-		json_object_array_add(a, json_object_new_string("no_read_workqueue"));
-	if (flags & CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE)
-		json_object_array_add(a, json_object_new_string("no_write_workqueue"));
-	return a;
 }
 
 struct json_object *bench_json(const struct bench_run *run)
@@ -221,7 +217,7 @@ struct json_object *bench_json(const struct bench_run *run)
 		json_object_object_add(x, "encrypted", json_object_new_boolean(c > 0));
 		if (c > 0) {
 			json_object_object_add(x, "sector_size", json_object_new_int((int)bench_configs[c].sector_size));
-			json_object_object_add(x, "flags", flags_json(bench_configs[c].flags));
+			json_object_object_add(x, "flags", activation_flags_json(bench_configs[c].flags));
 		}
 		json_object_array_add(cfgs, x);
 		if (c > 0 && run->summary[c].njobs) {

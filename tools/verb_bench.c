@@ -302,20 +302,6 @@ static void rm_tmpdir(const char *dir)
 	(void)rmdir(dir);
 }
 
-static void flag_names(uint32_t f, char *buf, size_t n)
-{
-	struct json_object *a = activation_flags_json(f);
-	size_t len = a ? json_object_array_length(a) : 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < len; i++)
-		snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? "," : "",
-			 json_object_get_string(json_object_array_get_idx(a, i)));
-	if (!buf[0])
-		snprintf(buf, n, "none");
-	json_object_put(a);
-}
-
 /* Stores the best configuration's flags among those the volume's sector size allows. */
 static int apply(const struct bench_run *run, const char *volume, struct json_object *out)
 {
@@ -347,9 +333,9 @@ static int apply(const struct bench_run *run, const char *volume, struct json_ob
 	r = volume_set_perf_flags(volume, bench_configs[best].flags, &cfg, &res, &e);
 	if (r < 0)
 		return verb_fail(r, &e, "--apply");
-	flag_names(res.old_flags, was, sizeof(was));
-	flag_names(res.new_flags, now, sizeof(now));
-	flag_names(res.live_flags, live, sizeof(live));
+	bench_flags_text(res.old_flags, was, sizeof(was));
+	bench_flags_text(res.new_flags, now, sizeof(now));
+	bench_flags_text(res.live_flags, live, sizeof(live));
 	log_notice("%s: persistent flags %s%s (configuration %s)%s", volume, res.changed ? "now " : "already ", now,
 		   bench_configs[best].name, res.changed ? "" : "; header unchanged");
 	if (res.changed)
