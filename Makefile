@@ -34,13 +34,13 @@ else
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong
 SAN_LDFLAGS :=
 endif
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(HARDEN) -fPIC -MMD -MP -Iagent \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(HARDEN) -fPIC -MMD -MP -Iagent $(patsubst %,-I%,$(wildcard agent/*/) tools/cli tools/bench) \
 	-DVOLKEY_VERSION='"$(VERSION)"' -DVOLKEY_BENCH_DATADIR='"$(BENCHDIR)"' -DVOLKEY_CRYPTSETUP_VERSION='"$(CRYPTSETUP_VERSION)"' $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS) -Wl,-z,relro,-z,now
 
-AGENT_SRC := $(wildcard agent/*.c)
+AGENT_SRC := $(filter-out agent/volkeyd/%,$(wildcard agent/*/*.c))
 AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
-CLI_SRC := $(wildcard tools/*.c)
+CLI_SRC := $(wildcard tools/cli/*.c tools/bench/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -113,14 +113,14 @@ deps:
 # built from its own source list; `make fuzz` runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := kms_parse token_parse
-FUZZ_SRC_kms_parse := agent/kms_parse.c agent/json_secret.c agent/b64.c agent/secret.c
-FUZZ_SRC_token_parse := agent/luks_token.c agent/binding.c agent/b64.c agent/secret.c agent/backend_wrapped.c
+FUZZ_SRC_kms_parse := agent/keys/kms_parse.c agent/base/json_secret.c agent/base/b64.c agent/base/secret.c
+FUZZ_SRC_token_parse := agent/volume/luks_token.c agent/keys/binding.c agent/base/b64.c agent/base/secret.c agent/keys/backend_wrapped.c
 .SECONDEXPANSION:
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard agent/*.h)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard agent/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iagent $(shell pkg-config --cflags json-c openssl) -o $@ $< $(FUZZ_SRC_$*) \
+		-Iagent $(patsubst %,-I%,$(wildcard agent/*/)) $(shell pkg-config --cflags json-c openssl) -o $@ $< $(FUZZ_SRC_$*) \
 		$(shell pkg-config --libs json-c openssl)
 
 bench-unwrap: tests-build
