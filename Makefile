@@ -34,7 +34,7 @@ else
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong
 SAN_LDFLAGS :=
 endif
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(HARDEN) -fPIC -MMD -MP -Iagent $(patsubst %,-I%,$(wildcard agent/*/) tools/cli tools/bench) \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(HARDEN) -fPIC -MMD -MP -Iagent -Itools \
 	-DVOLKEY_VERSION='"$(VERSION)"' -DVOLKEY_BENCH_DATADIR='"$(BENCHDIR)"' -DVOLKEY_CRYPTSETUP_VERSION='"$(CRYPTSETUP_VERSION)"' $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS) -Wl,-z,relro,-z,now
 
@@ -120,7 +120,7 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard agent/*/*.
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iagent $(patsubst %,-I%,$(wildcard agent/*/)) $(shell pkg-config --cflags json-c openssl) -o $@ $< $(FUZZ_SRC_$*) \
+		-Iagent $(shell pkg-config --cflags json-c openssl) -o $@ $< $(FUZZ_SRC_$*) \
 		$(shell pkg-config --libs json-c openssl)
 
 bench-unwrap: tests-build

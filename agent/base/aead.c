@@ -3,7 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "aead.h"
+#include "base/aead.h"
 
 int random_bytes(void *buf, size_t n)
 {

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <openssl/evp.h>
 
-#include "b64.h"
-#include "secret.h"
+#include "base/b64.h"
+#include "base/secret.h"
 
 static int val(char c)
 {

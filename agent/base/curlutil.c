@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "curlutil.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/curlutil.h"
+#include "base/macro.h"
+#include "base/secret.h"
 
 int curl_buf_new(bool secret, struct curl_buf **ret)
 {

@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "errbuf.h"
+#include "base/errbuf.h"
 
 static void put(struct errbuf *e, const char *fmt, va_list ap)
 {

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <stddef.h>
-#include "macro.h"
+#include "base/macro.h"
 
 struct errbuf {
 	char msg[768];

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stddef.h>
 
-#include "exitcode.h"
+#include "base/exitcode.h"
 
 static const struct exit_code_info table[] = {
 	{ EXIT_OK, "ok", "success" },

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fileio.h"
-#include "macro.h"
+#include "base/fileio.h"
+#include "base/macro.h"
 
 int path_join(char *buf, size_t n, const char *root, const char *path)
 {

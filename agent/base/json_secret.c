@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "json_secret.h"
-#include "secret.h"
+#include "base/json_secret.h"
+#include "base/secret.h"
 
 size_t json_skip_ws(const char *s, size_t i, size_t n)
 {

@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "log.h"
+#include "base/log.h"
 
 static int max_level = LOG_INFO;
 static bool journal_prefix;

@@ -10,7 +10,7 @@
 
 #include <syslog.h>
 #include <stdbool.h>
-#include "macro.h"
+#include "base/macro.h"
 
 void log_setup(const char *ident);
 void log_set_max_level(int level);

@@ -5,7 +5,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
-#include "memhooks.h"
+#include "base/memhooks.h"
 
 static void wipe_free(void *p)
 {

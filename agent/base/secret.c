@@ -6,7 +6,7 @@
 #include <sys/syscall.h>
 #include <openssl/crypto.h>
 
-#include "secret.h"
+#include "base/secret.h"
 
 #define SECRET_MAGIC 0x766b7365637265ULL /* "vksecre" */
 

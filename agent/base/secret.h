@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
-#include "macro.h"
+#include "base/macro.h"
 
 /* Zeroed buffer of size bytes (size > 0), or NULL with errno set: ENOMEM when
  * memory cannot be mapped or locked (RLIMIT_MEMLOCK), EINVAL for size 0. */

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "testhook.h"
+#include "base/testhook.h"
 
 void test_crash_point(const char *step)
 {

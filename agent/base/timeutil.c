@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "timeutil.h"
+#include "base/timeutil.h"
 
 struct timespec deadline_after_ms(long ms)
 {

@@ -11,12 +11,12 @@
 #include <unistd.h>
 #include <blkid/blkid.h>
 
-#include "devcheck.h"
-#include "fileio.h"
-#include "provision.h"
-#include "secret.h"
-#include "testhook.h"
-#include "volume.h"
+#include "base/fileio.h"
+#include "base/secret.h"
+#include "base/testhook.h"
+#include "boot/provision.h"
+#include "host/devcheck.h"
+#include "volume/volume.h"
 
 static double now_s(void)
 {

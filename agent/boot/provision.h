@@ -6,8 +6,8 @@
  * as configured. Never touches a device with foreign data. */
 #pragma once
 
-#include "config.h"
-#include "nvme_id.h"
+#include "conf/config.h"
+#include "host/nvme_id.h"
 
 #define VOLKEY_SUBSYSTEM_EPHEMERAL "volkey-ephemeral"
 

@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "devcheck.h"
-#include "macro.h"
-#include "policy.h"
-#include "raid.h"
+#include "base/macro.h"
+#include "boot/raid.h"
+#include "conf/policy.h"
+#include "host/devcheck.h"
 
 static int run(char *const argv[])
 {

@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "luks_token.h"
-#include "macro.h"
-#include "statusfile.h"
+#include "base/macro.h"
+#include "boot/statusfile.h"
+#include "volume/luks_token.h"
 
 #define MAX_DEVICES 128
 

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
-#include "provision.h"
+#include "boot/provision.h"
 
 int statusfile_init(const char *path);
 /* Records (replaces) the outcome for o->device and rewrites the file. */

@@ -7,8 +7,8 @@
 #include <strings.h>
 #include <ini.h>
 
-#include "config.h"
-#include "nvme_id.h"
+#include "conf/config.h"
+#include "host/nvme_id.h"
 
 void config_defaults(struct volkey_config *c)
 {

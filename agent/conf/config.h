@@ -5,7 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
-#include "policy.h"
+#include "conf/policy.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/volkey/volkey.conf"
 #define CONFIG_MAX_REGIONS 8

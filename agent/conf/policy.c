@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "macro.h"
-#include "policy.h"
+#include "base/macro.h"
+#include "conf/policy.h"
 
 void policy_defaults(struct policy *p)
 {

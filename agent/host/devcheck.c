@@ -9,9 +9,9 @@
 #include <linux/fs.h>
 #include <blkid/blkid.h>
 
-#include "devcheck.h"
-#include "fileio.h"
-#include "macro.h"
+#include "base/fileio.h"
+#include "base/macro.h"
+#include "host/devcheck.h"
 
 #define SCAN_BYTES (1024 * 1024)
 

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <libdevmapper.h>
 
-#include "dmlog.h"
-#include "log.h"
+#include "base/log.h"
+#include "host/dmlog.h"
 
 static void dm_log_cb(int level, const char *file, int line, int dm_errno, const char *f, ...) _printf_(5, 6);
 

@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "kmod.h"
-#include "macro.h"
+#include "base/fileio.h"
+#include "base/macro.h"
+#include "host/kmod.h"
 
 /* The gain that makes auto load it: below this the two are equal within noise. */
 #define KMOD_MIN_GAIN 1.05

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <stddef.h>
-#include "policy.h"
+#include "conf/policy.h"
 
 /* 1 loaded (now or already), 0 left unloaded (the reason in why), -errno when loading failed. */
 int kmod_apply(const struct policy *p, char *why, size_t n);

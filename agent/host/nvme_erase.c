@@ -9,9 +9,9 @@
 #include <sys/sysmacros.h>
 #include <libnvme.h>
 
-#include "log.h"
-#include "macro.h"
-#include "nvme_erase.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "host/nvme_erase.h"
 
 /* Format and sanitize can take minutes on real media. */
 #define NVME_ERASE_TIMEOUT_MS (10 * 60 * 1000)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "macro.h"
-#include "nvme_id.h"
+#include "base/macro.h"
+#include "conf/config.h"
+#include "host/nvme_id.h"
 
 #define AWS_VID 0x1d0f
 #define EBS_MODEL "Amazon Elastic Block Store"

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fileio.h"
-#include "macro.h"
-#include "sysinfo.h"
+#include "base/fileio.h"
+#include "base/macro.h"
+#include "host/sysinfo.h"
 
 static bool has_flag(const char *flags, const char *want)
 {

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
-#include "macro.h"
-#include "sysinfo.h"
+#include "base/fileio.h"
+#include "base/macro.h"
+#include "host/sysinfo.h"
 
 struct crypto_entry {
 	char name[64], driver[64], module[64], type[32];

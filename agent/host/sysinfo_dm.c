@@ -3,10 +3,10 @@
 #include <string.h>
 #include <libdevmapper.h>
 
-#include "dmlog.h"
-#include "fileio.h"
-#include "macro.h"
-#include "sysinfo.h"
+#include "base/fileio.h"
+#include "base/macro.h"
+#include "host/dmlog.h"
+#include "host/sysinfo.h"
 
 static bool root_is_real(const char *root)
 {

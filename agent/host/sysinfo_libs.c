@@ -6,7 +6,7 @@
 #include <nvme/util.h>
 #include <openssl/crypto.h>
 
-#include "sysinfo.h"
+#include "host/sysinfo.h"
 
 #ifndef VOLKEY_CRYPTSETUP_VERSION
 #error "VOLKEY_CRYPTSETUP_VERSION must come from pkg-config (see Makefile)"

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fileio.h"
-#include "macro.h"
-#include "sysinfo.h"
+#include "base/fileio.h"
+#include "base/macro.h"
+#include "host/sysinfo.h"
 
 int sysinfo_loop_probe(const char *root, const char *release, struct loop_support *ret)
 {

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fileio.h"
-#include "macro.h"
-#include "sysinfo.h"
+#include "base/fileio.h"
+#include "base/macro.h"
+#include "host/sysinfo.h"
 
 const char *feature_state_to_string(enum feature_state s)
 {

@@ -8,12 +8,12 @@
 #include <curl/curl.h>
 #include <ini.h>
 
-#include "aws_creds.h"
-#include "curlutil.h"
-#include "imds.h"
-#include "json_secret.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/curlutil.h"
+#include "base/json_secret.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/aws_creds.h"
+#include "keys/imds.h"
 
 /* ---- 1. environment ---- */
 

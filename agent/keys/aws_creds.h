@@ -13,7 +13,7 @@
 
 #include <stdbool.h>
 #include <time.h>
-#include "config.h"
+#include "conf/config.h"
 
 struct aws_creds {
 	char akid[128];

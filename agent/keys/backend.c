@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aead.h"
-#include "backend.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/aead.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/backend.h"
 
 struct kctx {
 	struct volkey_config cfg;

@@ -7,9 +7,9 @@
 
 #include <stddef.h>
 #include <stdbool.h>
-#include "binding.h"
-#include "config.h"
-#include "keyuri.h"
+#include "conf/config.h"
+#include "keys/binding.h"
+#include "keys/keyuri.h"
 
 /* The secret size volkey uses for keyslot passphrases. */
 #define VOLUME_SECRET_BYTES 32

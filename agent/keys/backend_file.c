@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <openssl/evp.h>
 
-#include "aead.h"
-#include "backend.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/aead.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/backend.h"
 
 #define FILE_MAGIC "VKF1"
 #define FILE_HDR (4 + 8)

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "kms_client.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/backend.h"
+#include "keys/kms_client.h"
 
 static int client(struct kctx *c, struct kms_client **ret)
 {

@@ -12,13 +12,13 @@
  * binding_aad(). Unwrapping uses the blob's mechanism, never the configuration's. */
 #include <string.h>
 
-#include "aead.h"
-#include "backend.h"
-#include "macro.h"
-#include "p11_key.h"
-#include "p11_mech.h"
-#include "p11_session.h"
-#include "secret.h"
+#include "base/aead.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/backend.h"
+#include "keys/p11_key.h"
+#include "keys/p11_mech.h"
+#include "keys/p11_session.h"
 
 #define P11_MAGIC "VKP1"
 #define P11_VERSION 1

@@ -3,7 +3,7 @@
  * link the backends. */
 #include <stdlib.h>
 
-#include "backend.h"
+#include "keys/backend.h"
 
 void wrapped_clear(struct wrapped *w)
 {

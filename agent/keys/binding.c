@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "binding.h"
-#include "macro.h"
+#include "base/macro.h"
+#include "keys/binding.h"
 
 #define AAD_MAGIC "volkey-binding-v1"
 

@@ -5,12 +5,12 @@
 #include <strings.h>
 #include <curl/curl.h>
 
-#include "curlutil.h"
-#include "fileio.h"
-#include "imds.h"
-#include "log.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/curlutil.h"
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/imds.h"
 
 #define IMDS_TOKEN_MAX 256
 #define IMDS_BODY_MAX (64 * 1024)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "volume.h"
+#include "volume/volume.h"
 
 static bool same_file(const char *a_real, const char *b)
 {

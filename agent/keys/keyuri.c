@@ -3,8 +3,8 @@
 #include <string.h>
 #include <p11-kit/uri.h>
 
-#include "keyuri.h"
-#include "macro.h"
+#include "base/macro.h"
+#include "keys/keyuri.h"
 
 const char *key_kind_to_string(enum key_kind k)
 {

@@ -8,14 +8,14 @@
 #include <json-c/json.h>
 #include <openssl/rand.h>
 
-#include "aws_creds.h"
-#include "b64.h"
-#include "curlutil.h"
-#include "imds.h"
-#include "kms_client.h"
-#include "log.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/b64.h"
+#include "base/curlutil.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/aws_creds.h"
+#include "keys/imds.h"
+#include "keys/kms_client.h"
 
 #define MAX_CONNS 8
 #define CRED_REFRESH_MARGIN_S 600 /* refresh 10 minutes before expiry, as the SDKs do */

@@ -7,8 +7,8 @@
  * when a region is unreachable. */
 #pragma once
 
-#include "backend.h"
-#include "kms_parse.h"
+#include "keys/backend.h"
+#include "keys/kms_parse.h"
 
 struct kms_client;
 

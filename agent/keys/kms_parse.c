@@ -4,11 +4,11 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "b64.h"
-#include "json_secret.h"
-#include "kms_parse.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/b64.h"
+#include "base/json_secret.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/kms_parse.h"
 
 const char *kms_op_name(enum kms_op op)
 {

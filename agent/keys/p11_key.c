@@ -5,10 +5,10 @@
 #include <string.h>
 #include <p11-kit/uri.h>
 
-#include "macro.h"
-#include "p11_key.h"
-#include "p11_rv.h"
-#include "secret.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/p11_key.h"
+#include "keys/p11_rv.h"
 
 #define FIND_MAX 16
 

@@ -12,9 +12,9 @@
 #pragma once
 
 #include <stddef.h>
-#include "backend.h"
-#include "p11_mech.h"
-#include "p11_session.h"
+#include "keys/backend.h"
+#include "keys/p11_mech.h"
+#include "keys/p11_session.h"
 
 #define P11_DATA_KEY_BYTES 32
 #define P11_WRAPPED_MAX 2048

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <p11-kit/pkcs11.h>
 
-#include "macro.h"
-#include "p11_mech.h"
+#include "base/macro.h"
+#include "keys/p11_mech.h"
 
 /* AWS CloudHSM (Client SDK 5) vendor mechanisms: RFC 3394 without padding, a
  * PKCS#5-padded variant (not RFC 5649), and RFC 5649 zero padding. */

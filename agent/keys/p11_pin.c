@@ -3,9 +3,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "macro.h"
-#include "p11_pin.h"
-#include "secret.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/p11_pin.h"
 
 /* "file:///p", "file:/p" or "/p" → "/p"; NULL for anything else. */
 static const char *pin_path(const char *source)

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <stddef.h>
-#include "backend.h"
+#include "keys/backend.h"
 
 #define P11_PIN_MAX 256
 

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "p11_rv.h"
+#include "keys/p11_rv.h"
 
 struct rv_entry {
 	CK_RV rv;

@@ -6,11 +6,11 @@
 #include <sys/stat.h>
 #include <p11-kit/uri.h>
 
-#include "macro.h"
-#include "p11_pin.h"
-#include "p11_rv.h"
-#include "p11_session.h"
-#include "secret.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "keys/p11_pin.h"
+#include "keys/p11_rv.h"
+#include "keys/p11_session.h"
 
 /* A module is loaded and initialized once per process and shared by every
  * context (the unlock race runs one per thread): C_Finalize runs when the last

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <p11-kit/pkcs11.h>
-#include "backend.h"
+#include "keys/backend.h"
 
 struct p11_module;
 

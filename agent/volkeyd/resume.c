@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
-#include "resume.h"
-#include "rotate.h"
-#include "rotlog.h"
-#include "statusfile.h"
-#include "timeutil.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "boot/statusfile.h"
+#include "volkeyd/resume.h"
+#include "volume/rotate.h"
+#include "volume/rotlog.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;

@@ -6,8 +6,8 @@
 #pragma once
 
 #include <stdbool.h>
-#include "config.h"
-#include "provision.h"
+#include "boot/provision.h"
+#include "conf/config.h"
 
 /* Resumes device's re-encryption if one is pending; updates and re-records o. */
 void resume_reencryption(const char *dev, const struct volkey_config *cfg, struct device_outcome *o);

@@ -19,16 +19,16 @@
 #include <libudev.h>
 #include <systemd/sd-daemon.h>
 
-#include "aws_creds.h"
-#include "log.h"
-#include "timeutil.h"
-#include "memhooks.h"
-#include "provision.h"
-#include "kmod.h"
-#include "resume.h"
-#include "raid.h"
-#include "statusfile.h"
-#include "volume.h"
+#include "base/log.h"
+#include "base/memhooks.h"
+#include "base/timeutil.h"
+#include "boot/provision.h"
+#include "boot/raid.h"
+#include "boot/statusfile.h"
+#include "host/kmod.h"
+#include "keys/aws_creds.h"
+#include "volkeyd/resume.h"
+#include "volume/volume.h"
 
 #define MAX_INFLIGHT 128
 

@@ -7,9 +7,9 @@
 #include <time.h>
 #include <json-c/json.h>
 
-#include "b64.h"
-#include "luks_token.h"
-#include "macro.h"
+#include "base/b64.h"
+#include "base/macro.h"
+#include "volume/luks_token.h"
 
 static inline void json_putp(struct json_object **o)
 {

@@ -8,8 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "backend.h"
-#include "binding.h"
+#include "keys/backend.h"
+#include "keys/binding.h"
 
 #define VOLKEY_TOKEN_TYPE "volkey"
 #define VOLKEY_RECOVERY_TOKEN_TYPE "volkey-recovery"

@@ -13,8 +13,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "config.h"
-#include "errbuf.h"
+#include "base/errbuf.h"
+#include "conf/config.h"
 
 enum rotate_kind {
 	ROTATE_REWRAP,

@@ -3,7 +3,7 @@
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 
-#include "rotlog.h"
+#include "volume/rotlog.h"
 
 int rotate_journal(const struct rotate_event *ev)
 {

@@ -7,7 +7,7 @@
  * Never a secret: keys are named by ARN, fingerprint or label only. */
 #pragma once
 
-#include "rotate.h"
+#include "volume/rotate.h"
 
 #define VOLKEY_ROTATION_MESSAGE_ID "5e0b7ad2c1f44f3e9a4f7e61d0c3b9a8"
 

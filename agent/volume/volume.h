@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <libcryptsetup.h>
-#include "config.h"
-#include "errbuf.h"
-#include "luks_token.h"
+#include "base/errbuf.h"
+#include "conf/config.h"
+#include "volume/luks_token.h"
 
 #define VOLKEY_SUBSYSTEM "volkey"
 #define VOLKEY_SUBSYSTEM_PROVISIONING "volkey-provisioning"

@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend.h"
-#include "log.h"
-#include "secret.h"
-#include "testhook.h"
-#include "volume.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "base/testhook.h"
+#include "keys/backend.h"
+#include "volume/volume.h"
 
 int volume_bind(const char *device, const char *uri_text, const struct volkey_config *cfg, struct errbuf *e)
 {

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "testhook.h"
-#include "volume.h"
+#include "base/testhook.h"
+#include "volume/volume.h"
 
 int volume_load_for_change(const char *device, const struct volkey_config *cfg, struct volume *v, struct errbuf *e)
 {

@@ -14,13 +14,13 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "devcheck.h"
-#include "macro.h"
-#include "log.h"
-#include "nvme_erase.h"
-#include "rotate.h"
-#include "testhook.h"
-#include "volume.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "base/testhook.h"
+#include "host/devcheck.h"
+#include "host/nvme_erase.h"
+#include "volume/rotate.h"
+#include "volume/volume.h"
 
 /* What an erased device starts with (the rest of the old metadata area is zero),
  * so that an erase interrupted after the header went is recognised and finished. */

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "backend.h"
-#include "devcheck.h"
-#include "log.h"
-#include "secret.h"
-#include "testhook.h"
-#include "volume.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "base/testhook.h"
+#include "host/devcheck.h"
+#include "keys/backend.h"
+#include "volume/volume.h"
 
 struct wrapped_key {
 	struct key_uri *uri;

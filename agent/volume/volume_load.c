@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <json-c/json.h>
 
-#include "fileio.h"
-#include "log.h"
-#include "volume.h"
+#include "base/fileio.h"
+#include "base/log.h"
+#include "volume/volume.h"
 
 static void crypt_log_cb(int level, const char *msg, void *usrptr)
 {

@@ -11,12 +11,12 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "b64.h"
-#include "backend.h"
-#include "exitcode.h"
-#include "log.h"
-#include "secret.h"
-#include "volume.h"
+#include "base/b64.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "keys/backend.h"
+#include "volume/volume.h"
 
 int volume_pending_proven(struct volume *v, const struct volkey_config *cfg, int pending, int keyslot)
 {

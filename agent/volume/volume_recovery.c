@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "secret.h"
-#include "testhook.h"
-#include "volume.h"
+#include "base/secret.h"
+#include "base/testhook.h"
+#include "volume/volume.h"
 
 #define RECOVERY_BYTES 32
 #define RECOVERY_CHARS (RECOVERY_BYTES * 2 + RECOVERY_BYTES / 4 - 1)

@@ -18,14 +18,14 @@
 #include <time.h>
 #include <json-c/json.h>
 
-#include "aead.h"
-#include "fileio.h"
-#include "log.h"
-#include "rotate.h"
-#include "secret.h"
-#include "testhook.h"
-#include "timeutil.h"
-#include "volume.h"
+#include "base/aead.h"
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "base/testhook.h"
+#include "base/timeutil.h"
+#include "volume/rotate.h"
+#include "volume/volume.h"
 
 /* The helper devices libcryptsetup stacks under NAME during an online
  * re-encryption; left behind when the process running it was killed. */

@@ -9,13 +9,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "b64.h"
-#include "backend.h"
-#include "log.h"
-#include "rotate.h"
-#include "secret.h"
-#include "testhook.h"
-#include "volume.h"
+#include "base/b64.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "base/testhook.h"
+#include "keys/backend.h"
+#include "volume/rotate.h"
+#include "volume/volume.h"
 
 const char *rotate_kind_name(enum rotate_kind k)
 {

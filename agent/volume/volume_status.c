@@ -7,9 +7,9 @@
 #include <sys/sysmacros.h>
 #include <blkid/blkid.h>
 
-#include "fileio.h"
-#include "volume.h"
-#include "volume_status.h"
+#include "base/fileio.h"
+#include "volume/volume.h"
+#include "volume/volume_status.h"
 
 static const struct {
 	uint32_t flag;

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <json-c/json.h>
-#include "errbuf.h"
+#include "base/errbuf.h"
 
 int volume_status_json(const char *device, struct json_object **ret, struct errbuf *e);
 /* Block devices that hold a volkey LUKS2 header (ready or provisioning):

@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "log.h"
-#include "volume.h"
-#include "volume_tune.h"
+#include "base/log.h"
+#include "volume/volume.h"
+#include "volume/volume_tune.h"
 
 int volume_set_perf_flags(const char *device, uint32_t flags, const struct volkey_config *cfg,
 			  struct perf_flags_result *ret, struct errbuf *e)

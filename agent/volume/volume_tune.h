@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <libcryptsetup.h>
 
-#include "config.h"
-#include "errbuf.h"
+#include "base/errbuf.h"
+#include "conf/config.h"
 
 /* The flags volkey bench measures and may store. */
 #define VOLUME_PERF_FLAGS (CRYPT_ACTIVATE_NO_READ_WORKQUEUE | CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE)

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend.h"
-#include "exitcode.h"
-#include "log.h"
-#include "timeutil.h"
-#include "secret.h"
-#include "volume.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "base/timeutil.h"
+#include "keys/backend.h"
+#include "volume/volume.h"
 
 struct lane {
 	int token;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kms_parse.h"
-#include "secret.h"
+#include "base/secret.h"
+#include "keys/kms_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "luks_token.h"
+#include "volume/luks_token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,13 +9,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "aws_creds.h"
-#include "backend.h"
-#include "exitcode.h"
-#include "log.h"
-#include "macro.h"
-#include "memhooks.h"
-#include "secret.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "base/memhooks.h"
+#include "base/secret.h"
+#include "keys/aws_creds.h"
+#include "keys/backend.h"
 
 static double now_s(void)
 {

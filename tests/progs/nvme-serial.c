@@ -7,7 +7,7 @@
 #include <string.h>
 #include <libnvme.h>
 
-#include "macro.h"
+#include "base/macro.h"
 
 static void trim(char *s, size_t n)
 {

@@ -15,13 +15,13 @@
 #include <string.h>
 #include <openssl/evp.h>
 
-#include "aws_creds.h"
-#include "backend.h"
-#include "exitcode.h"
-#include "log.h"
-#include "macro.h"
-#include "memhooks.h"
-#include "secret.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "base/memhooks.h"
+#include "base/secret.h"
+#include "keys/aws_creds.h"
+#include "keys/backend.h"
 
 static void print_sha(const void *s, size_t n)
 {

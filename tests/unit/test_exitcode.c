@@ -3,9 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "exitcode.h"
-#include "fileio.h"
-#include "macro.h"
+#include "base/exitcode.h"
+#include "base/fileio.h"
+#include "base/macro.h"
 #include "unit.h"
 
 TEST(success_is_zero)

@@ -6,14 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "b64.h"
-#include "binding.h"
-#include "config.h"
-#include "json_secret.h"
-#include "keyuri.h"
-#include "kms_parse.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/b64.h"
+#include "base/json_secret.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "conf/config.h"
+#include "keys/binding.h"
+#include "keys/keyuri.h"
+#include "keys/kms_parse.h"
 #include "unit.h"
 
 #define UUID "6b2d237d-2aa4-400d-ac36-d583efc0b07c"

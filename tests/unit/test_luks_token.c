@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "luks_token.h"
-#include "macro.h"
+#include "base/macro.h"
+#include "volume/luks_token.h"
 #include "unit.h"
 
 #define UUID "6b2d237d-2aa4-400d-ac36-d583efc0b07c"

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "nvme_id.h"
+#include "conf/config.h"
+#include "host/nvme_id.h"
 #include "unit.h"
 
 static unsigned char fixture[4096];

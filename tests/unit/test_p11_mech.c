@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exitcode.h"
-#include "macro.h"
-#include "p11_mech.h"
-#include "p11_rv.h"
+#include "base/exitcode.h"
+#include "base/macro.h"
+#include "keys/p11_mech.h"
+#include "keys/p11_rv.h"
 #include "unit.h"
 
 TEST(names_map_to_numbers)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "secret.h"
+#include "base/secret.h"
 #include "unit.h"
 
 /* Linked with -Wl,--wrap=munmap: every munmap in the program comes here first. */

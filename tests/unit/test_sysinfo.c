@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "imds.h"
-#include "sysinfo.h"
+#include "host/sysinfo.h"
+#include "keys/imds.h"
 #include "unit.h"
 
 #define FX(n) unit_fixture(n)

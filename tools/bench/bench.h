@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
-#include "errbuf.h"
+#include "base/errbuf.h"
 
 #define BENCH_MAX_JOBS 32
 #define BENCH_JOB_NAME_MAX 64

@@ -12,10 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "fileio.h"
-#include "log.h"
-#include "macro.h"
+#include "base/fileio.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "bench/bench.h"
 
 #ifndef VOLKEY_BENCH_DATADIR
 #define VOLKEY_BENCH_DATADIR "/usr/local/share/volkey/bench"

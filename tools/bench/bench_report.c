@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "bench.h"
-#include "log.h"
-#include "macro.h"
-#include "volume_status.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "bench/bench.h"
+#include "volume/volume_status.h"
 
 #define NOWQ (CRYPT_ACTIVATE_NO_READ_WORKQUEUE | CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE)
 

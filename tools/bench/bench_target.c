@@ -14,11 +14,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "dmlog.h"
-#include "log.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/log.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "bench/bench.h"
+#include "host/dmlog.h"
 
 /* A file nobody can open by name: O_TMPFILE, or (filesystems without it) a
  * mkstemp file unlinked at once. */

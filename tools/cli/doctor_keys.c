@@ -3,11 +3,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "aead.h"
-#include "backend.h"
-#include "doctor_keys.h"
-#include "macro.h"
-#include "secret.h"
+#include "base/aead.h"
+#include "base/macro.h"
+#include "base/secret.h"
+#include "cli/doctor_keys.h"
+#include "keys/backend.h"
 
 static double ms_since(const struct timespec *t0)
 {

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <json-c/json.h>
 
-#include "config.h"
+#include "conf/config.h"
 
 struct key_check {
 	const char *uri;

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "log.h"
-#include "verbs.h"
-#include "volume.h"
+#include "base/log.h"
+#include "cli/verbs.h"
+#include "volume/volume.h"
 
 static int run(int argc, char **argv)
 {

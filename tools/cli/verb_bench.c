@@ -10,17 +10,17 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "devcheck.h"
-#include "exitcode.h"
-#include "kmod.h"
-#include "log.h"
-#include "sysinfo.h"
-#include "verb_util.h"
-#include "verbs.h"
-#include "volume.h"
-#include "volume_status.h"
-#include "volume_tune.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "bench/bench.h"
+#include "cli/verb_util.h"
+#include "cli/verbs.h"
+#include "host/devcheck.h"
+#include "host/kmod.h"
+#include "host/sysinfo.h"
+#include "volume/volume.h"
+#include "volume/volume_status.h"
+#include "volume/volume_tune.h"
 
 #define GiB (1ULL << 30)
 #define MiB (1ULL << 20)

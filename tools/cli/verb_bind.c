@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
-#include "verb_util.h"
-#include "verbs.h"
-#include "volume.h"
+#include "base/log.h"
+#include "cli/verb_util.h"
+#include "cli/verbs.h"
+#include "volume/volume.h"
 
 static int run_bind(int argc, char **argv)
 {

@@ -7,13 +7,13 @@
 #include <sys/utsname.h>
 #include <json-c/json.h>
 
-#include "config.h"
-#include "doctor_keys.h"
-#include "exitcode.h"
-#include "imds.h"
-#include "log.h"
-#include "sysinfo.h"
-#include "verbs.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "cli/doctor_keys.h"
+#include "cli/verbs.h"
+#include "conf/config.h"
+#include "host/sysinfo.h"
+#include "keys/imds.h"
 
 #define IMDS_PROBE_TIMEOUT_MS 1000
 

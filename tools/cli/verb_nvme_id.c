@@ -7,11 +7,11 @@
 #include <string.h>
 #include <json-c/json.h>
 
-#include "config.h"
-#include "log.h"
-#include "nvme_id.h"
-#include "verb_util.h"
-#include "verbs.h"
+#include "base/log.h"
+#include "cli/verb_util.h"
+#include "cli/verbs.h"
+#include "conf/config.h"
+#include "host/nvme_id.h"
 
 static int run(int argc, char **argv)
 {

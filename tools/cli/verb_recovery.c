@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "verb_util.h"
-#include "verbs.h"
-#include "volume.h"
+#include "base/log.h"
+#include "cli/verb_util.h"
+#include "cli/verbs.h"
+#include "volume/volume.h"
 
 static int write_all(int fd, const char *s, size_t n)
 {

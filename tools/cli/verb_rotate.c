@@ -11,15 +11,15 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "exitcode.h"
-#include "log.h"
-#include "nvme_erase.h"
-#include "rotate.h"
-#include "rotlog.h"
-#include "secret.h"
-#include "verb_util.h"
-#include "verbs.h"
-#include "volume_status.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "cli/verb_util.h"
+#include "cli/verbs.h"
+#include "host/nvme_erase.h"
+#include "volume/rotate.h"
+#include "volume/rotlog.h"
+#include "volume/volume_status.h"
 
 /* volkey's recovery phrases are 71 characters; a passphrase of another tool's making may be longer. */
 #define RECOVERY_PHRASE_MAX 512

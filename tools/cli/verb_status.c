@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "log.h"
-#include "verb_util.h"
-#include "verbs.h"
-#include "volume.h"
-#include "volume_status.h"
+#include "base/log.h"
+#include "cli/verb_util.h"
+#include "cli/verbs.h"
+#include "conf/config.h"
+#include "volume/volume.h"
+#include "volume/volume_status.h"
 
 static const char *jstr(struct json_object *o, const char *k)
 {

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "verb_util.h"
-#include "verbs.h"
+#include "base/log.h"
+#include "cli/verb_util.h"
+#include "cli/verbs.h"
 
 int verb_load_config(struct volkey_config *cfg)
 {

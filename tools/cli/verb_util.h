@@ -4,8 +4,8 @@
 #pragma once
 
 #include <stdbool.h>
-#include "config.h"
-#include "errbuf.h"
+#include "base/errbuf.h"
+#include "conf/config.h"
 
 /* Loads arg_config (or the default) into cfg; logs and returns -errno on failure. */
 int verb_load_config(struct volkey_config *cfg);

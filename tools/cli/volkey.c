@@ -6,13 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "exitcode.h"
-#include "aws_creds.h"
-#include "log.h"
-#include "memhooks.h"
-#include "verb_util.h"
-#include "verbs.h"
-#include "volume.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "base/memhooks.h"
+#include "cli/verb_util.h"
+#include "cli/verbs.h"
+#include "keys/aws_creds.h"
+#include "volume/volume.h"
 
 #ifndef VOLKEY_VERSION
 #error "VOLKEY_VERSION comes from the Makefile"

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <libcryptsetup.h>
 
-#include "aws_creds.h"
-#include "backend.h"
-#include "log.h"
-#include "luks_token.h"
-#include "exitcode.h"
-#include "secret.h"
-#include "volume.h"
+#include "base/exitcode.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "keys/aws_creds.h"
+#include "keys/backend.h"
+#include "volume/luks_token.h"
+#include "volume/volume.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
