@@ -9,6 +9,15 @@
 #include "cli/verb_util.h"
 #include "cli/verbs.h"
 
+const char *arg_config;
+
+void verb_print_help(const struct verb *v)
+{
+	printf("Usage: volkey %s %s\n\n%s\n", v->name, v->args, v->summary);
+	if (v->help && *v->help)
+		printf("\n%s", v->help);
+}
+
 int verb_load_config(struct volkey_config *cfg)
 {
 	int line = 0, r;

@@ -26,6 +26,8 @@ extern const struct verb verb_backup_header;
 extern const struct verb verb_rotate;
 extern const struct verb verb_bench;
 
+/* Defined in verb_util.c, below both volkey.c and the verbs, so that no verb
+ * calls back into main's file. */
 /* --config FILE (global option), or NULL for $VOLKEY_CONFIG / the default path. */
 extern const char *arg_config;
 

@@ -18,8 +18,6 @@
 #error "VOLKEY_VERSION comes from the Makefile"
 #endif
 
-const char *arg_config;
-
 static const struct verb *const verbs[] = {
 	&verb_format,
 	&verb_open,
@@ -34,13 +32,6 @@ static const struct verb *const verbs[] = {
 	&verb_nvme_id,
 	&verb_doctor,
 };
-
-void verb_print_help(const struct verb *v)
-{
-	printf("Usage: volkey %s %s\n\n%s\n", v->name, v->args, v->summary);
-	if (v->help && *v->help)
-		printf("\n%s", v->help);
-}
 
 static void print_help(void)
 {
