@@ -8,7 +8,7 @@
 #include <ini.h>
 
 #include "conf/config.h"
-#include "host/nvme_id.h"
+#include "conf/nvme_match.h"
 
 void config_defaults(struct volkey_config *c)
 {

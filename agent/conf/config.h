@@ -44,7 +44,7 @@ struct volkey_config {
 	/* Space-separated module paths a pkcs11: URI read from a LUKS token may load,
 	 * besides [pkcs11] module and root-owned modules under /usr/lib and /lib. */
 	char p11_allowed_modules[1024];
-	/* [nvme] match = CLASS|MODEL-GLOB|SERIAL-GLOB, repeatable (see nvme_id.h) */
+	/* [nvme] match = CLASS|MODEL-GLOB|SERIAL-GLOB, repeatable (see nvme_match.h) */
 	char nvme_match[8][128];
 	int nvme_nmatch;
 	/* [volkey], [instance-store], [ebs]: the agent's policy */

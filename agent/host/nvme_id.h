@@ -3,32 +3,13 @@
  * (its vol- id from the serial, its block-device-mapping name from the
  * vendor-specific area), an instance-store disk, or something else. The AWS
  * model strings are built in; [nvme] match rules in volkey.conf extend them
- * (emulators have their own model strings). No ioctl here: nvme_probe.c reads
- * the data, so this part is tested on fixtures. */
+ * (emulators have their own model strings; the classes and the rules are in
+ * conf/nvme_match.h, below both this file and the configuration). */
 #pragma once
 
 #include <stdint.h>
 #include <libnvme.h>
-
-#define NVME_MATCH_MAX 8
-
-enum nvme_class {
-	NVME_CLASS_OTHER,
-	NVME_CLASS_EBS,
-	NVME_CLASS_INSTANCE_STORE,
-};
-
-/* One extra rule: CLASS|MODEL-GLOB|SERIAL-GLOB (fnmatch). */
-struct nvme_match {
-	enum nvme_class cls;
-	char model[48];
-	char serial[32];
-};
-
-struct nvme_rules {
-	int n;
-	struct nvme_match m[NVME_MATCH_MAX];
-};
+#include "conf/nvme_match.h"
 
 struct nvme_ident {
 	enum nvme_class cls;
@@ -40,10 +21,6 @@ struct nvme_ident {
 	int instance_store_index; /* N of "ephemeralN", else -1 */
 };
 
-const char *nvme_class_to_string(enum nvme_class c);
-int nvme_class_from_string(const char *s, enum nvme_class *ret);
-/* Parses "CLASS|MODEL-GLOB|SERIAL-GLOB" into rules. -EINVAL, -E2BIG. */
-int nvme_rules_add(struct nvme_rules *r, const char *spec);
 struct volkey_config;
 /* The [nvme] match rules of a configuration. */
 int nvme_rules_from_config(const struct volkey_config *cfg, struct nvme_rules *ret);
