@@ -1,20 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include <stdarg.h>
+/* The dispatcher: each key operation checked, then handed to the backend of
+ * the URI's kind (backend_file.c, backend_kms.c, backend_pkcs11.c). The
+ * backends reach only the context (kctx.c), never back into this file. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/aead.h"
 #include "base/macro.h"
 #include "base/secret.h"
 #include "keys/backend.h"
-
-struct kctx {
-	struct volkey_config cfg;
-	char err[1024];
-	void *state[3];
-	struct key_info last;
-};
 
 static const struct backend_ops *ops_for(enum key_kind k)
 {
@@ -27,70 +21,6 @@ static const struct backend_ops *ops_for(enum key_kind k)
 		return &backend_pkcs11_ops;
 	}
 	return NULL;
-}
-
-
-int kctx_new(const struct volkey_config *cfg, struct kctx **ret)
-{
-	struct kctx *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return -ENOMEM;
-	if (cfg)
-		c->cfg = *cfg;
-	else
-		config_defaults(&c->cfg);
-	*ret = c;
-	return 0;
-}
-
-void kctx_free(struct kctx *c)
-{
-	if (!c)
-		return;
-	for (int k = 0; k < 3; k++)
-		if (c->state[k])
-			ops_for((enum key_kind)k)->free_state(c->state[k]);
-	free(c);
-}
-
-const char *kctx_error(const struct kctx *c)
-{
-	return c->err[0] ? c->err : "unknown error";
-}
-
-const struct volkey_config *kctx_config(const struct kctx *c)
-{
-	return &c->cfg;
-}
-
-int kctx_fail(struct kctx *c, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
-	va_end(ap);
-	for (char *p = c->err; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	return r < 0 ? r : -EIO;
-}
-
-void **kctx_slot(struct kctx *c, enum key_kind kind)
-{
-	return &c->state[kind];
-}
-
-struct key_info *kctx_last_info(struct kctx *c)
-{
-	return &c->last;
-}
-
-static void begin(struct kctx *c)
-{
-	c->err[0] = '\0';
-	memset(&c->last, 0, sizeof(c->last));
 }
 
 /* For backends without their own generator: a local random secret, then wrap it. */
@@ -117,7 +47,7 @@ int key_wrap_new(struct kctx *c, const struct key_uri *u, const struct binding *
 {
 	const struct backend_ops *o = ops_for(u->kind);
 
-	begin(c);
+	kctx_begin(c);
 	if (len == 0 || len > 512)
 		return kctx_fail(c, -EINVAL, "secret size %zu out of range", len);
 	if (!o->wrap_new)
@@ -128,7 +58,7 @@ int key_wrap_new(struct kctx *c, const struct key_uri *u, const struct binding *
 int key_wrap_secret(struct kctx *c, const struct key_uri *u, const struct binding *b, const void *secret, size_t len,
 		    struct wrapped *ret)
 {
-	begin(c);
+	kctx_begin(c);
 	if (len == 0 || len > 512)
 		return kctx_fail(c, -EINVAL, "secret size %zu out of range", len);
 	return ops_for(u->kind)->wrap_secret(c, u, b, secret, len, ret);
@@ -137,7 +67,7 @@ int key_wrap_secret(struct kctx *c, const struct key_uri *u, const struct bindin
 int key_unwrap(struct kctx *c, const struct key_uri *u, const struct binding *b, const struct wrapped *w,
 	       void **ret_secret, size_t *ret_len)
 {
-	begin(c);
+	kctx_begin(c);
 	if (!w->data || w->len == 0 || w->len > WRAPPED_MAX)
 		return kctx_fail(c, -EBADMSG, "wrapped secret is empty or too large (%zu bytes)", w->len);
 	return ops_for(u->kind)->unwrap(c, u, b, w, ret_secret, ret_len);
@@ -151,7 +81,7 @@ int key_rewrap(struct kctx *c, const struct key_uri *from, const struct key_uri 
 	size_t len = 0;
 	int r;
 
-	begin(c);
+	kctx_begin(c);
 	if (!to)
 		to = from;
 	o = ops_for(from->kind);
@@ -168,7 +98,7 @@ int key_rewrap(struct kctx *c, const struct key_uri *from, const struct key_uri 
 
 int key_describe(struct kctx *c, const struct key_uri *u, struct key_info *ret)
 {
-	begin(c);
+	kctx_begin(c);
 	memset(ret, 0, sizeof(*ret));
 	return ops_for(u->kind)->describe(c, u, ret);
 }

@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 #include <stdbool.h>
-#include "conf/config.h"
 #include "keys/binding.h"
+#include "keys/kctx.h"
 #include "keys/keyuri.h"
 
 /* The secret size volkey uses for keyslot passphrases. */
@@ -21,32 +21,6 @@ struct wrapped {
 	char *key_ref;       /* the key that wrapped it: KMS key ARN, file KEK fingerprint, PKCS#11 label */
 };
 void wrapped_clear(struct wrapped *w);
-
-struct key_info {
-	char key_ref[512];   /* key ARN / fingerprint / token:label */
-	char state[48];      /* "Enabled", "Disabled", "PendingDeletion", "present", ... */
-	char region[48];     /* KMS region that answered */
-	char cred_source[64];/* "environment", "profile NAME", "container", "imds role NAME", "file", "pin-source" */
-	char detail[256];    /* backend-specific: key spec, mechanism, token label */
-	char request_id[64]; /* KMS x-amzn-RequestId of the answer (for support cases and the journal) */
-};
-
-struct kctx; /* shared across calls: config, KMS connections and credentials, error text */
-
-int kctx_new(const struct volkey_config *cfg, struct kctx **ret);
-void kctx_free(struct kctx *c);
-static inline void kctx_freep(struct kctx **c)
-{
-	kctx_free(*c);
-}
-const char *kctx_error(const struct kctx *c);
-const struct volkey_config *kctx_config(const struct kctx *c);
-/* Backends set the error text; returns r for `return kctx_fail(c, r, ...)`. */
-int kctx_fail(struct kctx *c, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Opaque per-backend state hung on the context (e.g. the KMS client). */
-void **kctx_slot(struct kctx *c, enum key_kind kind);
-/* Last key_info filled by an operation: which region answered, credential source. */
-struct key_info *kctx_last_info(struct kctx *c);
 
 /* A fresh random secret of len bytes wrapped under uri for binding b. */
 int key_wrap_new(struct kctx *c, const struct key_uri *uri, const struct binding *b, size_t len,
@@ -76,7 +50,6 @@ struct backend_ops {
 	int (*rewrap)(struct kctx *c, const struct key_uri *from, const struct key_uri *to, const struct binding *b,
 		      const struct wrapped *in, struct wrapped *ret);
 	int (*describe)(struct kctx *c, const struct key_uri *u, struct key_info *ret);
-	void (*free_state)(void *state);
 };
 extern const struct backend_ops backend_file_ops;
 extern const struct backend_ops backend_kms_ops;

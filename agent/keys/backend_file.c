@@ -165,11 +165,6 @@ static int file_describe(struct kctx *c, const struct key_uri *u, struct key_inf
 	return 0;
 }
 
-static void file_free_state(void *s)
-{
-	(void)s;
-}
-
 const struct backend_ops backend_file_ops = {
 	.kind = KEY_FILE,
 	.wrap_new = NULL, /* random secret + wrap_secret (backend.c) */
@@ -177,5 +172,4 @@ const struct backend_ops backend_file_ops = {
 	.unwrap = file_unwrap,
 	.rewrap = NULL,
 	.describe = file_describe,
-	.free_state = file_free_state,
 };

@@ -13,19 +13,23 @@
 #include "keys/backend.h"
 #include "keys/kms_client.h"
 
+static void kms_free_state(void *s)
+{
+	kms_client_free(s);
+}
+
 static int client(struct kctx *c, struct kms_client **ret)
 {
-	void **slot = kctx_slot(c, KEY_AWS_KMS);
+	struct kms_client *k = kctx_state(c, KEY_AWS_KMS);
 	int r;
 
-	if (!*slot) {
-		struct kms_client *k;
+	if (!k) {
 		r = kms_client_new(kctx_config(c), &k);
 		if (r < 0)
 			return kctx_fail(c, r, "cannot create the KMS client");
-		*slot = k;
+		kctx_set_state(c, KEY_AWS_KMS, k, kms_free_state);
 	}
-	*ret = *slot;
+	*ret = k;
 	return 0;
 }
 
@@ -136,11 +140,6 @@ static int kms_describe(struct kctx *c, const struct key_uri *u, struct key_info
 	return 0;
 }
 
-static void kms_free_state(void *s)
-{
-	kms_client_free(s);
-}
-
 const struct backend_ops backend_kms_ops = {
 	.kind = KEY_AWS_KMS,
 	.wrap_new = kms_wrap_new,
@@ -148,5 +147,4 @@ const struct backend_ops backend_kms_ops = {
 	.unwrap = kms_unwrap,
 	.rewrap = kms_rewrap,
 	.describe = kms_describe,
-	.free_state = kms_free_state,
 };

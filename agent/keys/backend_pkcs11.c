@@ -237,5 +237,4 @@ const struct backend_ops backend_pkcs11_ops = {
 	.unwrap = p11_unwrap,
 	.rewrap = NULL,
 	.describe = p11_describe,
-	.free_state = p11_state_free,
 };

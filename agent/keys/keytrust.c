@@ -10,7 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "volume/volume.h"
+#include "base/macro.h"
+#include "keys/keytrust.h"
 
 static bool same_file(const char *a_real, const char *b)
 {

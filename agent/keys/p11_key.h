@@ -12,7 +12,7 @@
 #pragma once
 
 #include <stddef.h>
-#include "keys/backend.h"
+#include "keys/kctx.h"
 #include "keys/p11_mech.h"
 #include "keys/p11_session.h"
 

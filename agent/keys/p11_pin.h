@@ -5,7 +5,7 @@
 #pragma once
 
 #include <stddef.h>
-#include "keys/backend.h"
+#include "keys/kctx.h"
 
 #define P11_PIN_MAX 256
 

@@ -54,13 +54,20 @@ static void pad_to_str(char *dst, size_t dstsize, const unsigned char *src, size
 	dst[n] = '\0';
 }
 
+/* The context's PKCS#11 state, freed by kctx_free(): logs out, closes sessions,
+ * finalizes and unloads modules. */
+static void p11_state_free(void *state);
+
 static struct p11_state *state_get(struct kctx *c)
 {
-	void **slot = kctx_slot(c, KEY_PKCS11);
+	struct p11_state *s = kctx_state(c, KEY_PKCS11);
 
-	if (!*slot)
-		*slot = calloc(1, sizeof(struct p11_state));
-	return *slot;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (s)
+			kctx_set_state(c, KEY_PKCS11, s, p11_state_free);
+	}
+	return s;
 }
 
 static void module_unload(struct p11_module *m);
@@ -342,7 +349,7 @@ int p11_token_get(struct kctx *c, const struct key_uri *u, struct p11_token **re
 
 void p11_token_drop(struct kctx *c, struct p11_token *t)
 {
-	struct p11_state *s = *kctx_slot(c, KEY_PKCS11);
+	struct p11_state *s = kctx_state(c, KEY_PKCS11);
 
 	if (!s)
 		return;
@@ -354,7 +361,7 @@ void p11_token_drop(struct kctx *c, struct p11_token *t)
 		}
 }
 
-void p11_state_free(void *state)
+static void p11_state_free(void *state)
 {
 	struct p11_state *s = state;
 

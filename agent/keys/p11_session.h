@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <p11-kit/pkcs11.h>
-#include "keys/backend.h"
+#include "keys/kctx.h"
 
 struct p11_module;
 
@@ -36,5 +36,3 @@ int p11_token_get(struct kctx *c, const struct key_uri *u, struct p11_token **re
 void p11_token_drop(struct kctx *c, struct p11_token *t);
 /* True for return values after which the session is worth reopening once. */
 bool p11_rv_session_lost(CK_RV rv);
-/* backend_ops.free_state: logs out, closes sessions, finalizes and unloads modules. */
-void p11_state_free(void *state);

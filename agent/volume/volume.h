@@ -124,12 +124,6 @@ int volume_crypto_erase(const char *device, const struct rotate_opts *o, const s
 void rotate_ids_add(char *ids, size_t n, struct kctx *c);
 void rotate_report(const struct rotate_opts *o, const struct rotate_event *ev);
 
-/* May a URI read from a token be used here? Refuses PKCS#11 modules outside the
- * allowed set (a token is data from a disk; a module path is code run as root). */
-int key_uri_trusted(const struct key_uri *u, const struct volkey_config *cfg, struct errbuf *e);
-/* key_uri_parse() then key_uri_trusted(); the reason in why ("key URI X is malformed", or the refusal). */
-int key_uri_load(const char *text, const struct volkey_config *cfg, struct key_uri **ret, struct errbuf *why);
-
 /* ---- unlock (volume_unlock.c) ---- */
 struct unlock_result {
 	int token;

@@ -11,6 +11,7 @@
 #include "base/secret.h"
 #include "base/testhook.h"
 #include "keys/backend.h"
+#include "keys/keytrust.h"
 #include "volume/volume.h"
 
 int volume_bind(const char *device, const char *uri_text, const struct volkey_config *cfg, struct errbuf *e)

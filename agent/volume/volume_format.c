@@ -14,6 +14,7 @@
 #include "base/testhook.h"
 #include "host/devcheck.h"
 #include "keys/backend.h"
+#include "keys/keytrust.h"
 #include "volume/volume.h"
 
 struct wrapped_key {

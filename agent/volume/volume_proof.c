@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/secret.h"
 #include "keys/backend.h"
+#include "keys/keytrust.h"
 #include "volume/volume.h"
 
 int volume_pending_proven(struct volume *v, const struct volkey_config *cfg, int pending, int keyslot)

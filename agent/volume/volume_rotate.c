@@ -14,6 +14,7 @@
 #include "base/secret.h"
 #include "base/testhook.h"
 #include "keys/backend.h"
+#include "keys/keytrust.h"
 #include "volume/rotate.h"
 #include "volume/volume.h"
 

@@ -14,6 +14,7 @@
 #include "base/secret.h"
 #include "base/timeutil.h"
 #include "keys/backend.h"
+#include "keys/keytrust.h"
 #include "volume/volume.h"
 
 struct lane {

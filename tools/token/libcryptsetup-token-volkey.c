@@ -15,6 +15,7 @@
 #include "base/secret.h"
 #include "keys/aws_creds.h"
 #include "keys/backend.h"
+#include "keys/keytrust.h"
 #include "volume/luks_token.h"
 #include "volume/volume.h"
 
