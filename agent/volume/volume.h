@@ -52,6 +52,7 @@ struct volume {
 /* Routes libcryptsetup's messages into volkey's logger (debug level); once per process. */
 void volume_log_setup(void);
 
+/* ---- loading (volume_load.c) ---- */
 /* Loads the LUKS2 header of path. -ENODEV with a message when it is not LUKS2. */
 int volume_load(const char *path, struct volume *v, struct errbuf *e);
 void volume_done(struct volume *v);
@@ -69,6 +70,7 @@ bool volume_keyslot_referenced(const struct volume *v, int keyslot);
 /* PBKDF2 at the minimum for keyslots opened by random secrets. */
 int volume_set_fast_pbkdf(struct crypt_device *cd);
 
+/* ---- pending keyslot changes (volume_pending.c; the proof: volume_proof.c) ---- */
 /* Finishes interrupted keyslot changes (pending tokens). Returns how many it fixed. */
 int volume_cleanup_pending(struct volume *v, const struct volkey_config *cfg, struct errbuf *e);
 /* Does the secret a pending token names (its "proof_token" N and optional
