@@ -100,10 +100,15 @@ int volume_token_commit(struct volume *v, int pending, int keyslot, const char *
 /* Destroys keyslot, then its pending token (crash point "drop-keyslot" between). */
 int volume_keyslot_drop(struct volume *v, int keyslot, int pending, struct errbuf *e);
 
+/* Turns token id (which owns keyslot k) into a pending token, then removes both
+ * (crash point "secret-retire" between). */
+int volume_token_retire(struct volume *v, int id, int keyslot, struct errbuf *e);
+
 /* Another token (of any type, pending excepted) than `except` that uses keyslot k, or NULL. */
 const struct token_entry *volume_keyslot_sharer(const struct volume *v, int except, int k);
 
-/* ---- rotation (volume_rotate.c, volume_reencrypt.c, volume_erase.c; API in rotate.h) ---- */
+/* ---- rotation (rotate.c dispatches to volume_rotate.c, volume_reencrypt.c,
+ * volume_erase.c; all report through rotate_report.c; API in rotate.h) ---- */
 struct rotate_opts;
 struct rotate_event;
 struct kctx;
@@ -111,6 +116,14 @@ struct kctx;
 #define VOLKEY_VK_TOKEN_TYPE "volkey-volume-key"
 /* Its time into buf; -ENOENT if the volume has none. */
 int volume_vk_rotated(struct volume *v, char *buf, size_t n);
+/* rotate --rewrap and --secret of the selected tokens (volume_rotate.c). */
+int volume_rotate_tokens(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
+			 struct errbuf *e);
+int volume_reencrypt(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
+		     struct errbuf *e);
+int volume_crypto_erase(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
+			struct errbuf *e);
+/* What an interrupted rotation left (rotate_finish.c), finished before the next starts. */
 /* Two tokens of one key URI are an interrupted --secret: keeps the newer (if it
  * unlocks) and removes the older with its keyslot. */
 int volume_finish_secret_rotation(struct volume *v, const struct volkey_config *cfg, struct errbuf *e);
@@ -118,13 +131,12 @@ int volume_finish_secret_rotation(struct volume *v, const struct volkey_config *
  * recorded it leaves tokens with a second keyslot of a key no data uses: drops
  * those (keeping the bound one), so that the next preparation starts clean. */
 int volume_drop_stale_prep(struct volume *v, struct errbuf *e);
-int volume_reencrypt(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
-		     struct errbuf *e);
-int volume_crypto_erase(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
-			struct errbuf *e);
-/* Appends the context's last KMS request id to a space-separated list. */
+/* Reporting (rotate_report.c). Appends the context's last KMS request id to a space-separated list. */
 void rotate_ids_add(char *ids, size_t n, struct kctx *c);
+/* Hands one event to o->report and counts it for this thread's current rotation. */
 void rotate_report(const struct rotate_opts *o, const struct rotate_event *ev);
+void rotate_reports_reset(void);
+int rotate_reports_count(void);
 
 /* ---- unlock (volume_unlock.c) ---- */
 struct unlock_result {
@@ -143,6 +155,8 @@ int volume_unlock(struct volume *v, const struct volkey_config *cfg, int only_to
  * still run (a process should then leave with _exit, not run atexit handlers
  * under them). */
 bool volume_unlock_drain(long timeout_ms);
+/* Does token id (alone) unlock now? 0, or its -errno with the reason in why. */
+int volume_token_unlocks(struct volume *v, const struct volkey_config *cfg, int id, struct errbuf *why);
 /* Unlock and activate the mapping `name` (NULL: check only). */
 int volume_open(struct volume *v, const struct volkey_config *cfg, const char *name, uint32_t flags,
 		struct unlock_result *ret, struct errbuf *e);

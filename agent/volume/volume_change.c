@@ -91,3 +91,17 @@ int volume_token_commit(struct volume *v, int pending, int keyslot, const char *
 	}
 	return volume_reload_tokens(v, e);
 }
+
+/* Turns token id (which owns keyslot k) into a pending token, then removes both. */
+int volume_token_retire(struct volume *v, int id, int keyslot, struct errbuf *e)
+{
+	char pj[256];
+	int r;
+
+	volume_pending_json(keyslot, true, "secret-retire", pj, sizeof(pj));
+	r = crypt_token_json_set(v->cd, id, pj);
+	if (r < 0)
+		return err_fail(e, r, "%s: cannot update token %d: %s", v->path, id, strerror(-r));
+	test_crash_point("secret-retire");
+	return volume_keyslot_drop(v, keyslot, id, e);
+}

@@ -121,33 +121,6 @@ static int check_carry_over(struct volume *v, const struct rotate_opts *o, struc
 	return 0;
 }
 
-int volume_drop_stale_prep(struct volume *v, struct errbuf *e)
-{
-	int n = 0, r;
-
-	if (crypt_reencrypt_status(v->cd, NULL) != CRYPT_REENCRYPT_NONE)
-		return 0;
-	/* A keyslot of a key no data uses, given to a volkey or volkey-recovery
-	 * token: destroying it also takes it out of the token's keyslots. */
-	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
-		bool ours = false;
-
-		if (crypt_keyslot_status(v->cd, k) != CRYPT_SLOT_UNBOUND)
-			continue;
-		for (int i = 0; i < v->ntokens && !ours; i++)
-			ours = (v->tokens[i].role == TOKEN_VOLKEY || v->tokens[i].role == TOKEN_RECOVERY) &&
-			       crypt_token_is_assigned(v->cd, v->tokens[i].id, k) == 0;
-		if (!ours)
-			continue;
-		log_debug("%s: dropping keyslot %d of an unfinished re-encryption setup", v->path, k);
-		r = crypt_keyslot_destroy(v->cd, k);
-		if (r < 0)
-			return err_fail(e, r, "%s: cannot remove keyslot %d: %s", v->path, k, strerror(-r));
-		n++;
-	}
-	return n ? volume_reload_tokens(v, e) : 0;
-}
-
 /* Gives every volkey token a keyslot of newvk with its own secret. Returns the
  * new keyslot of the first token (for init) in *ret_new, its secret in *ret_pass. */
 static int prepare(struct volume *v, const struct volkey_config *cfg, const struct rotate_opts *o, int *ret_old, int *ret_new, void **ret_pass,

@@ -1,56 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* rotate --rewrap and --secret, and the dispatcher. A rewrap replaces one token
- * in a single header write after proving that the new blob unwraps and opens the
- * keyslot; a new secret is added, committed and verified before the old token is
+/* rotate --rewrap and --secret (rotate.c dispatches here). A rewrap replaces
+ * one token in a single header write after proving that the new blob unwraps
+ * and opens the keyslot; a new secret is added, committed and verified before the old token is
  * turned into a pending token and removed. An interrupted secret rotation leaves
- * two tokens of one key URI, both working: the next rotation keeps the newer. */
+ * two tokens of one key URI, both working: the next rotation keeps the newer
+ * (rotate_finish.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/b64.h"
-#include "base/log.h"
 #include "base/secret.h"
 #include "base/testhook.h"
 #include "keys/backend.h"
 #include "keys/keytrust.h"
 #include "volume/rotate.h"
 #include "volume/volume.h"
-
-const char *rotate_kind_name(enum rotate_kind k)
-{
-	switch (k) {
-	case ROTATE_REWRAP:
-		return "rewrap";
-	case ROTATE_SECRET:
-		return "secret";
-	case ROTATE_VOLUME_KEY:
-		return "volume-key";
-	case ROTATE_CRYPTO_ERASE:
-		return "crypto-erase";
-	}
-	return "?";
-}
-
-void rotate_ids_add(char *ids, size_t n, struct kctx *c)
-{
-	const char *id = kctx_last_info(c)->request_id;
-	size_t len = strlen(ids);
-
-	if (id[0] && len + strlen(id) + 2 < n)
-		snprintf(ids + len, n - len, "%s%s", len ? " " : "", id);
-}
-
-/* Reports made by this thread's current volume_rotate(). */
-static __thread int reports;
-
-void rotate_report(const struct rotate_opts *o, const struct rotate_event *ev)
-{
-	reports++;
-	if (o->report)
-		o->report(ev, o->userdata);
-}
 
 /* Is token t one the user asked to rotate? */
 static bool selected(const struct rotate_opts *o, const struct token_entry *t)
@@ -148,68 +113,6 @@ out:
 	return r;
 }
 
-/* Turns token id (which owns keyslot k) into a pending token, then removes both. */
-static int retire_token(struct volume *v, int id, int keyslot, struct errbuf *e)
-{
-	char pj[256];
-	int r;
-
-	volume_pending_json(keyslot, true, "secret-retire", pj, sizeof(pj));
-	r = crypt_token_json_set(v->cd, id, pj);
-	if (r < 0)
-		return err_fail(e, r, "%s: cannot update token %d: %s", v->path, id, strerror(-r));
-	test_crash_point("secret-retire");
-	return volume_keyslot_drop(v, keyslot, id, e);
-}
-
-/* Does token id (alone) unlock now? 0, or its -errno with the reason in why. */
-static int token_unlocks(struct volume *v, const struct volkey_config *cfg, int id, struct errbuf *why)
-{
-	struct unlock_result u = { .token = -1 };
-	int r = volume_unlock(v, cfg, id, &u, why);
-
-	unlock_result_clear(&u);
-	return r;
-}
-
-int volume_finish_secret_rotation(struct volume *v, const struct volkey_config *cfg, struct errbuf *e)
-{
-	for (int i = 0; i < v->ntokens; i++) {
-		const struct token_entry *a = &v->tokens[i], *newest = a;
-		int r;
-
-		if (a->role != TOKEN_VOLKEY)
-			continue;
-		for (int j = 0; j < v->ntokens; j++) {
-			const struct token_entry *b = &v->tokens[j];
-			if (b->role == TOKEN_VOLKEY && strcmp(b->t.key_uri, a->t.key_uri) == 0 &&
-			    b->t.generation > newest->t.generation)
-				newest = b;
-		}
-		if (newest == a)
-			continue;
-		/* a is the older copy of an interrupted --secret: keep newest if it works. */
-		struct errbuf why = { { 0 } };
-		r = token_unlocks(v, cfg, newest->id, &why);
-		if (r < 0)
-			return err_fail(e, r,
-					"%s: tokens %d and %d share key %s (an interrupted secret rotation) and the "
-					"newer does not unlock now, so both stay: %s",
-					v->path, a->id, newest->id, a->t.key_uri, why.msg);
-		log_info("%s: finishing an interrupted secret rotation: removing token %d (generation %lu), "
-			 "token %d replaces it",
-			 v->path, a->id, a->t.generation, newest->id);
-		r = retire_token(v, a->id, a->keyslot, e);
-		if (r < 0)
-			return r;
-		r = volume_reload_tokens(v, e);
-		if (r < 0)
-			return r;
-		i = -1; /* the table changed: start over */
-	}
-	return 0;
-}
-
 static int secret_token(struct volume *v, const struct token_entry *te, const void *vk, size_t vklen,
 			const struct rotate_opts *o, const struct volkey_config *cfg, struct errbuf *e)
 {
@@ -278,7 +181,7 @@ static int secret_token(struct volume *v, const struct token_entry *te, const vo
 	if (r < 0)
 		goto out;
 	test_crash_point("secret-token");
-	r = token_unlocks(v, cfg, p, &why);
+	r = volume_token_unlocks(v, cfg, p, &why);
 	if (r < 0) {
 		char pj[256];
 		err_fail(e, r, "%s: the new secret's token %d does not unlock (%s); removed it, token %d kept", v->path, p,
@@ -289,7 +192,7 @@ static int secret_token(struct volume *v, const struct token_entry *te, const vo
 		goto out;
 	}
 	test_crash_point("secret-verify");
-	r = retire_token(v, old_id, old_slot, e);
+	r = volume_token_retire(v, old_id, old_slot, e);
 	if (r < 0)
 		goto out;
 	r = volume_reload_tokens(v, e);
@@ -304,7 +207,7 @@ out:
 }
 
 /* Rewrap or new secret for every selected token; the first failure stops. */
-static int rotate_tokens(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
+int volume_rotate_tokens(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
 			 struct errbuf *e)
 {
 	_cleanup_(key_uri_freep) struct key_uri *to = NULL;
@@ -372,73 +275,4 @@ static int rotate_tokens(const char *device, const struct rotate_opts *o, const 
 out:
 	volume_done(&v);
 	return r < 0 ? r : 0;
-}
-
-int volume_rotate(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
-		  struct errbuf *e)
-{
-	int r;
-
-	reports = 0;
-	switch (o->kind) {
-	case ROTATE_REWRAP:
-	case ROTATE_SECRET:
-		r = rotate_tokens(device, o, cfg, e);
-		break;
-	case ROTATE_VOLUME_KEY:
-		r = volume_reencrypt(device, o, cfg, e);
-		break;
-	case ROTATE_CRYPTO_ERASE:
-		r = volume_crypto_erase(device, o, cfg, e);
-		break;
-	default:
-		r = err_fail(e, -EINVAL, "unknown rotation");
-	}
-	/* Every rotation reaches the report (the journal), also one refused before
-	 * it got to a token. */
-	if (r < 0 && reports == 0)
-		rotate_report(o, &(struct rotate_event){ .kind = o->kind, .device = device, .uuid = "", .token = -1,
-							 .request_ids = "", .r = r, .message = e->msg });
-	return r;
-}
-
-static double age_days(const char *rfc3339)
-{
-	struct tm tm = { 0 };
-
-	if (!strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return -1;
-	return difftime(time(NULL), timegm(&tm)) / 86400.0;
-}
-
-int volume_rotation_age(const char *device, enum rotate_kind kind, double *ret_days, struct errbuf *e)
-{
-	struct volume v;
-	double oldest = -1;
-	char when[32];
-	int r;
-
-	r = volume_load(device, &v, e);
-	if (r < 0)
-		return r;
-	/* The volume key's age is recorded by the last re-encryption; before one, it is
-	 * as old as the oldest secret (made at format time, or later by --secret). */
-	if (kind == ROTATE_VOLUME_KEY && volume_vk_rotated(&v, when, sizeof(when)) == 0)
-		oldest = age_days(when);
-	else
-		for (int i = 0; i < v.ntokens; i++) {
-			const struct token_entry *t = &v.tokens[i];
-			double d;
-
-			if (t->role != TOKEN_VOLKEY)
-				continue;
-			d = age_days(kind == ROTATE_REWRAP && t->t.rewrapped[0] ? t->t.rewrapped : t->t.created);
-			if (d > oldest)
-				oldest = d;
-		}
-	volume_done(&v);
-	if (oldest < 0)
-		return err_fail(e, -ENOENT, "%s: no volkey token with a creation time", device);
-	*ret_days = oldest;
-	return 0;
 }

@@ -416,3 +416,13 @@ int volume_get_volume_key(struct volume *v, const struct volkey_config *cfg, voi
 		unlock_result_clear(&u);
 	return 0;
 }
+
+/* Does token id (alone) unlock now? 0, or its -errno with the reason in why. */
+int volume_token_unlocks(struct volume *v, const struct volkey_config *cfg, int id, struct errbuf *why)
+{
+	struct unlock_result u = { .token = -1 };
+	int r = volume_unlock(v, cfg, id, &u, why);
+
+	unlock_result_clear(&u);
+	return r;
+}
