@@ -2,7 +2,7 @@
 #   make              build all userspace (warnings are errors)
 #   make deps         install every Debian package needed (idempotent)
 #   make check        deps + build + every test tier (unit, host, rig)
-#   make check-unit | check-host | check-rig [T=name] | asan | demo | install | clean
+#   make check-unit | check-host | check-layers | check-rig [T=name] | asan | demo | install | clean
 #   make bench        a quick `volkey bench` (fio, raw against dm-crypt) in the rig guest
 # See docs/building.md.
 
@@ -60,7 +60,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-rig asan demo install clean rig-image tests-build
+.PHONY: module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -170,6 +170,9 @@ rig-image:
 
 check-unit: tests-build
 	@BUILD=$(BUILD) tests/run-tier unit
+
+check-layers: tests-build
+	@tests/layers.py --build $(BUILD)
 
 check-host: tests-build
 	@BUILD=$(BUILD) tests/run-tier host

@@ -5,13 +5,15 @@ source "$(dirname "$0")/lib.bash"
 cd "$VOLKEY_SRC"
 git rev-parse --is-inside-work-tree >/dev/null 2>&1 || skip "not a git checkout"
 missing=0
+# The Layers table names folders, not their files: it covers nothing.
+sed '/^## Layers/,/^## /{/^| `/d}' docs/layout.md >"$TMP/layout"
 while read -r f; do
 	covered=0
-	grep -qF "\`$f\`" docs/layout.md && covered=1
+	grep -qF "\`$f\`" "$TMP/layout" && covered=1
 	d=$f
 	while [[ $covered -eq 0 && $d == */* ]]; do
 		d=${d%/*}
-		grep -qF "\`$d/\`" docs/layout.md && covered=1
+		grep -qF "\`$d/\`" "$TMP/layout" && covered=1
 	done
 	[[ $covered -eq 1 ]] || { echo "not in docs/layout.md: $f"; missing=1; }
 done < <(git ls-files)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Test driver for the key backends (not installed): wrap, unwrap, rewrap and
- * describe through agent/backend.h, exactly as volkey does. Secrets never leave
+ * describe through agent/keys/backend.h, exactly as volkey does. Secrets never leave
  * the process: it prints only their SHA-256, so tests can compare them.
  *   vk-key [--config F] wrap URI UUID BLOBFILE [K=V...]
  *   vk-key [--config F] unwrap URI UUID BLOBFILE [K=V...]
