@@ -179,19 +179,21 @@ class Tree:
                                if x.endswith(".o") and os.path.isfile(os.path.join(self.src, f, x[:-2] + ".c")))
         if not objs:
             raise SystemExit(f"layers: no object files under {build}/ for any layer: build first")
-        defs, undefs = defaultdict(set), {}
-        for o in objs:
-            out = subprocess.run(["nm", "-P", "-g", os.path.join(build, o)], capture_output=True, text=True, check=True).stdout
-            u = set()
-            for line in out.splitlines():
-                p = line.split()
-                if len(p) < 2:
-                    continue
-                if p[1] in UNDEFINED_TYPES:
-                    u.add(p[0])
-                else:
-                    defs[p[0]].add(o)
-            undefs[o] = u
+        defs, undefs = defaultdict(set), {o: set() for o in objs}
+        # one nm for all: "path/to/x.o: symbol TYPE [value size]"
+        out = subprocess.run(["nm", "-P", "-g", "-A"] + [os.path.join(build, o) for o in objs],
+                             capture_output=True, text=True, check=True).stdout
+        prefix = len(os.path.join(build, ""))
+        for line in out.splitlines():
+            path, _, rest = line.partition(": ")
+            p = rest.split()
+            if len(p) < 2:
+                continue
+            o = path[prefix:]
+            if p[1] in UNDEFINED_TYPES:
+                undefs[o].add(p[0])
+            else:
+                defs[p[0]].add(o)
         edges, why = defaultdict(set), defaultdict(set)
         for o in objs:
             for s in undefs[o]:
