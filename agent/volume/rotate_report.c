@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "keys/backend.h"
+#include "keys/kctx.h"
 #include "volume/rotate.h"
 #include "volume/volume.h"
 
