@@ -8,7 +8,8 @@ objects of those folders. Object files are read with nm, so a call made
 through a header another folder shares, or declared by hand, is seen all the
 same. Also refused: a project include that does not name its folder, a file
 in no layer, an include cycle between files, a call cycle between object files
-(within a folder too), and rules that are themselves circular.
+(within a folder too), a called function defined by two objects, and rules
+that are themselves circular.
 
 usage: tests/layers.py [--src DIR] [--build DIR] [--rules FILE]
 Exit 0 when the tree keeps its layers, 1 with one line per violation, 2 on a
@@ -21,6 +22,12 @@ import subprocess
 import sys
 from collections import defaultdict
 
+
+def die(msg):
+    """A usage error (no rules, nothing built): exit 2, not a violation."""
+    print(f"layers: {msg}", file=sys.stderr)
+    sys.exit(2)
+
 INCLUDE_ROOTS = ("agent", "tools")  # the Makefile's -I directories
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 UNDEFINED_TYPES = {"U", "w", "v"}
@@ -31,27 +38,27 @@ def parse_rules(path):
     text = open(path, encoding="utf-8").read()
     m = re.search(r"^## Layers\b.*?$(.*?)(?=^## |\Z)", text, re.M | re.S)
     if not m:
-        raise SystemExit(f"{path}: no '## Layers' section")
+        die(f"{path}: no '## Layers' section")
     rows = [line for line in m.group(1).splitlines() if line.startswith("| `")]
     folders, uses = [], {}
     for row in rows:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         folder = cells[0].strip("`")
         if not folder.endswith("/"):
-            raise SystemExit(f"{path}: Layers row {folder!r}: a folder ends in '/'")
+            die(f"{path}: Layers row {folder!r}: a folder ends in '/'")
         folders.append(folder.rstrip("/"))
         uses[folders[-1]] = cells[-1]
     if not folders:
-        raise SystemExit(f"{path}: the Layers table has no rows")
+        die(f"{path}: the Layers table has no rows")
     short = {f.rsplit("/", 1)[-1]: f for f in folders}
     if len(short) != len(folders):
-        raise SystemExit(f"{path}: two layers share a last path component")
+        die(f"{path}: two layers share a last path component")
     rules = {}
     for f in folders:
         names = re.findall(r"[a-z0-9_-]+", uses[f])
         bad = [n for n in names if n not in short and n not in ("nothing", "none")]
         if bad:
-            raise SystemExit(f"{path}: layer {f}/ may use unknown layer(s): {' '.join(bad)}")
+            die(f"{path}: layer {f}/ may use unknown layer(s): {' '.join(bad)}")
         rules[f] = {short[n] for n in names if n in short}
     return rules
 
@@ -178,7 +185,7 @@ class Tree:
                 objs += sorted(os.path.join(f, x) for x in os.listdir(d)
                                if x.endswith(".o") and os.path.isfile(os.path.join(self.src, f, x[:-2] + ".c")))
         if not objs:
-            raise SystemExit(f"layers: no object files under {build}/ for any layer: build first")
+            die(f"no object files under {build}/ for any layer: build first")
         defs, undefs = defaultdict(set), {o: set() for o in objs}
         # one nm for all: "path/to/x.o: symbol TYPE [value size]"
         out = subprocess.run(["nm", "-P", "-g", "-A"] + [os.path.join(build, o) for o in objs],
@@ -195,12 +202,17 @@ class Tree:
             else:
                 defs[p[0]].add(o)
         edges, why = defaultdict(set), defaultdict(set)
+        twice = set()
         for o in objs:
             for s in undefs[o]:
+                if len(defs.get(s, ())) > 1:
+                    twice.add(s)  # which one a call reaches depends on link order: say so
                 for t in defs.get(s, ()):
-                    if t != o and len(defs[s]) == 1:
+                    if t != o:
                         edges[o].add(t)
                         why[(o, t)].add(s)
+        for s in sorted(twice):
+            self.problems.append(f"{s} is defined in {' and '.join(src_name(o) for o in sorted(defs[s]))}, and called")
         nedges = 0
         for o in objs:
             for t in sorted(edges[o]):

@@ -2,7 +2,8 @@
 /* The steps every keyslot change shares: load for a change (refusing a
  * half-format, finishing interrupted changes), add a keyslot announced by a
  * volkey-pending token, commit the real token over the pending one in a single
- * header write, or drop the keyslot and its announcement. */
+ * header write, or drop the keyslot and its announcement; retire a token (turn
+ * it into a pending token, then drop both). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

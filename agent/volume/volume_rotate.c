@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* rotate --rewrap and --secret (rotate.c dispatches here). A rewrap replaces
  * one token in a single header write after proving that the new blob unwraps
- * and opens the keyslot; a new secret is added, committed and verified before the old token is
- * turned into a pending token and removed. An interrupted secret rotation leaves
- * two tokens of one key URI, both working: the next rotation keeps the newer
- * (rotate_finish.c). */
+ * and opens the keyslot; a new secret is added, committed and verified before
+ * the old token is turned into a pending token and removed. An interrupted
+ * secret rotation leaves two tokens of one key URI, both working: the next
+ * rotation keeps the newer (rotate_finish.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -63,6 +63,15 @@ for c in agent/low/low.c agent/mid/c.c tools/top/top.c; do
 	gcc -c -I"$t/agent" -I"$t/tools" -o "$t/build/${c%.c}.o" "$t/$c" || fail "cannot build the test tree ($c)"
 done
 expect_exit 0 "$PY" "$CHECK" --src "$t" --build "$t/build"
+# A called function defined twice (which one runs depends on link order).
+printf 'int mid_c(void) { return 2; }\n' >"$t/agent/mid/dup.c"
+gcc -c -o "$t/build/agent/mid/dup.o" "$t/agent/mid/dup.c" || fail "cannot build dup.o"
+expect_exit 1 "$PY" "$CHECK" --src "$t" --build "$t/build"
+assert_grep '^mid_c is defined in agent/mid/c.c and agent/mid/dup.c, and called$'
+rm "$t/agent/mid/dup.c" "$t/build/agent/mid/dup.o"
+# Nothing built is a usage error (2), not a pass.
+expect_exit 2 "$PY" "$CHECK" --src "$t" --build "$TMP/nothing"
+assert_grep 'no object files under'
 # Circular rules are refused too.
 sed -i 's/| `agent\/low\/` | l | nothing |/| `agent\/low\/` | l | top |/' "$t/docs/layout.md"
 expect_exit 1 "$PY" "$CHECK" --src "$t" --build "$t/build"
