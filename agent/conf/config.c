@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <ini.h>
 
+#include "base/awsname.h"
 #include "conf/config.h"
 #include "conf/nvme_match.h"
 
@@ -56,17 +57,6 @@ static int set_bool(bool *dst, const char *v)
 	return 1;
 }
 
-static bool valid_region(const char *r)
-{
-	size_t n = strlen(r);
-	if (n < 3 || n >= 48)
-		return false;
-	for (; *r; r++)
-		if (!(islower((unsigned char)*r) || isdigit((unsigned char)*r) || *r == '-'))
-			return false;
-	return true;
-}
-
 static int set_regions(struct volkey_config *c, const char *v)
 {
 	char buf[512], *save = NULL, *p;
@@ -75,11 +65,25 @@ static int set_regions(struct volkey_config *c, const char *v)
 		return 0;
 	c->kms_nregions = 0;
 	for (p = strtok_r(buf, ", ", &save); p; p = strtok_r(NULL, ", ", &save)) {
-		if (c->kms_nregions == CONFIG_MAX_REGIONS || !valid_region(p))
+		if (c->kms_nregions == CONFIG_MAX_REGIONS || !aws_region_valid(p))
 			return 0;
 		snprintf(c->kms_regions[c->kms_nregions++], 48, "%s", p);
 	}
 	return c->kms_nregions > 0;
+}
+
+/* Twelve-digit account ids, space- or comma-separated. */
+static int set_accounts(char *dst, size_t n, const char *v)
+{
+	char buf[512], *save = NULL;
+	int k = 0;
+
+	if (!set_str(buf, sizeof(buf), v))
+		return 0;
+	for (char *p = strtok_r(buf, ", ", &save); p; p = strtok_r(NULL, ", ", &save), k++)
+		if (!aws_account_valid(p))
+			return 0;
+	return k > 0 && set_str(dst, n, v);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -88,7 +92,7 @@ static int handler(void *user, const char *section, const char *name, const char
 
 	if (!strcmp(section, "kms")) {
 		if (!strcmp(name, "region"))
-			return valid_region(value) && set_str(c->kms_region, sizeof(c->kms_region), value);
+			return aws_region_valid(value) && set_str(c->kms_region, sizeof(c->kms_region), value);
 		if (!strcmp(name, "regions"))
 			return set_regions(c, value);
 		if (!strcmp(name, "endpoint"))
@@ -114,11 +118,15 @@ static int handler(void *user, const char *section, const char *name, const char
 		}
 		if (!strcmp(name, "ca_file"))
 			return set_str(c->kms_ca_file, sizeof(c->kms_ca_file), value);
+		if (!strcmp(name, "allowed_accounts"))
+			return set_accounts(c->kms_allowed_accounts, sizeof(c->kms_allowed_accounts), value);
+		if (!strcmp(name, "allowed_keys"))
+			return set_str(c->kms_allowed_keys, sizeof(c->kms_allowed_keys), value);
 		return 0;
 	}
 	if (!strncmp(section, "kms:", 4)) {
 		struct region_endpoint *e;
-		if (strcmp(name, "endpoint") || !valid_region(section + 4))
+		if (strcmp(name, "endpoint") || !aws_region_valid(section + 4))
 			return 0;
 		for (int i = 0; i < c->kms_nregion_endpoints; i++)
 			if (!strcmp(c->kms_region_endpoints[i].region, section + 4))

@@ -30,6 +30,11 @@ struct volkey_config {
 	long kms_retry_base_ms;
 	long kms_retry_cap_ms;
 	char kms_ca_file[256];
+	/* Keys named in volume headers (LUKS tokens) are used only if their ARN's
+	 * account is listed here (when set) and the key is listed in allowed_keys
+	 * (when set); space- or comma-separated. */
+	char kms_allowed_accounts[512];
+	char kms_allowed_keys[2048];
 	/* [kms:REGION] endpoint = URL */
 	struct region_endpoint kms_region_endpoints[CONFIG_MAX_REGIONS];
 	int kms_nregion_endpoints;

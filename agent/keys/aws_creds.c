@@ -12,6 +12,7 @@
 #include "base/json_secret.h"
 #include "base/macro.h"
 #include "base/secret.h"
+#include "base/urlcheck.h"
 #include "keys/aws_creds.h"
 #include "keys/imds.h"
 
@@ -253,16 +254,6 @@ static int parse_json_creds(char *body, size_t len, struct aws_creds *c)
 	return 0;
 }
 
-static bool container_host_ok(const char *url)
-{
-	static const char *const ok[] = { "http://127.", "http://localhost", "http://[::1]", "http://169.254.170.2",
-					  "http://169.254.170.23", "https://" };
-	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
-		if (!strncmp(url, ok[i], strlen(ok[i])))
-			return true;
-	return false;
-}
-
 static int from_container(const struct volkey_config *cfg, struct aws_creds *c, char *err, size_t err_n)
 {
 	const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -284,10 +275,9 @@ static int from_container(const struct volkey_config *cfg, struct aws_creds *c, 
 		snprintf(url, sizeof(url), "%s", full);
 	else
 		return -ENOENT;
-	if (!container_host_ok(url)) {
-		snprintf(err, err_n, "container credentials URI %s is not a loopback or ECS address", url);
-		return -EINVAL;
-	}
+	r = url_check(url, URL_CONTAINER, "container credentials URI", err, err_n);
+	if (r < 0)
+		return r;
 	hdr = secret_alloc(4096);
 	if (!hdr)
 		return -ENOMEM;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/macro.h"
 #include "base/secret.h"
+#include "base/urlcheck.h"
 #include "keys/imds.h"
 
 #define IMDS_TOKEN_MAX 256
@@ -42,8 +43,11 @@ int imds_new(const char *endpoint, long timeout_ms, struct imds **ret)
 	if (!endpoint)
 		endpoint = imds_endpoint_from_env() ? getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT") : IMDS_DEFAULT_ENDPOINT;
 	/* IMDS is plain http on a link-local or loopback address by design. */
-	if (strncmp(endpoint, "http://", 7) != 0)
-		return -EINVAL;
+	{
+		char why[256];
+		if (url_check(endpoint, URL_IMDS, "instance metadata endpoint", why, sizeof(why)) < 0)
+			return -EINVAL;
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;

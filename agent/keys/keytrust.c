@@ -48,10 +48,40 @@ static bool system_owned(const char *real)
 	return false;
 }
 
+/* word (optionally written with "aws-kms:") in a space- or comma-separated list */
+static bool listed(const char *list, const char *word)
+{
+	_cleanup_free_ char *buf = strdup(list);
+	char *save = NULL;
+
+	for (char *w = buf ? strtok_r(buf, " \t,", &save) : NULL; w; w = strtok_r(NULL, " \t,", &save)) {
+		if (!strncmp(w, "aws-kms:", 8))
+			w += 8;
+		if (!strcmp(w, word))
+			return true;
+	}
+	return false;
+}
+
+/* [kms] allowed_accounts / allowed_keys. A bare key id or alias is resolved by
+ * KMS in the caller's own account, so only an ARN can name another account. */
+static int kms_key_allowed(const struct key_uri *u, const struct volkey_config *cfg, struct errbuf *e)
+{
+	if (cfg->kms_allowed_accounts[0] && u->arn_account && !listed(cfg->kms_allowed_accounts, u->arn_account))
+		return err_fail(e, -EPERM,
+				"KMS key %s is in account %s, which [kms] allowed_accounts does not list: not tried",
+				u->key_id, u->arn_account);
+	if (cfg->kms_allowed_keys[0] && !listed(cfg->kms_allowed_keys, u->key_id))
+		return err_fail(e, -EPERM, "KMS key %s is not in [kms] allowed_keys: not tried", u->key_id);
+	return 0;
+}
+
 int key_uri_trusted(const struct key_uri *u, const struct volkey_config *cfg, struct errbuf *e)
 {
 	_cleanup_free_ char *real = NULL;
 
+	if (u->kind == KEY_AWS_KMS)
+		return kms_key_allowed(u, cfg, e);
 	if (u->kind != KEY_PKCS11 || !u->module_path)
 		return 0;
 	real = realpath(u->module_path, NULL);

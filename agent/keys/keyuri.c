@@ -3,6 +3,7 @@
 #include <string.h>
 #include <p11-kit/uri.h>
 
+#include "base/awsname.h"
 #include "base/macro.h"
 #include "keys/keyuri.h"
 
@@ -27,23 +28,47 @@ static bool printable(const char *s)
 	return true;
 }
 
-/* arn:PARTITION:kms:REGION:ACCOUNT:key/ID or :alias/NAME */
+/* key/ID: a key id ("1234abcd-...", "mrk-..."); alias/NAME as KMS allows alias names. */
+static bool resource_valid(const char *r)
+{
+	const char *p;
+	bool alias = strncmp(r, "alias/", 6) == 0;
+
+	if (!alias && strncmp(r, "key/", 4) != 0)
+		return false;
+	p = r + (alias ? 6 : 4);
+	if (!*p || strlen(p) > 256)
+		return false;
+	for (; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-' ||
+		      (alias && (*p == '/' || *p == '_'))))
+			return false;
+	return true;
+}
+
+/* arn:PARTITION:kms:REGION:ACCOUNT:key/ID or :alias/NAME. The partition, region
+ * and account become a host name and a signing scope: each is checked against
+ * what AWS defines, and the region must belong to the partition. */
 static int parse_arn(struct key_uri *u)
 {
 	_cleanup_free_ char *copy = strdup(u->key_id);
-	char *f[6], *save = NULL, *p;
+	char *f[6], *p = copy;
 	int n = 0;
 
 	if (!copy)
 		return -ENOMEM;
-	for (p = strtok_r(copy, ":", &save); p && n < 6; p = strtok_r(NULL, ":", &save))
+	/* split on every ':' (empty fields count), six fields exactly */
+	while (n < 6) {
 		f[n++] = p;
-	/* the resource may itself contain ':'? not for KMS; reject extra fields */
-	if (n != 6 || p || strcmp(f[0], "arn") != 0 || strcmp(f[2], "kms") != 0 || !*f[3] || !*f[4])
+		p = strchr(p, ':');
+		if (!p)
+			break;
+		*p++ = '\0';
+	}
+	if (n != 6 || p || strcmp(f[0], "arn") != 0 || strcmp(f[2], "kms") != 0)
 		return -EINVAL;
-	if (strncmp(f[5], "key/", 4) != 0 && strncmp(f[5], "alias/", 6) != 0)
-		return -EINVAL;
-	if (strlen(f[5]) <= 6 && strncmp(f[5], "alias/", 6) == 0)
+	if (!aws_partition_known(f[1]) || !aws_region_valid(f[3]) || strcmp(aws_partition_of_region(f[3]), f[1]) ||
+	    !aws_account_valid(f[4]) || !resource_valid(f[5]))
 		return -EINVAL;
 	u->arn_partition = strdup(f[1]);
 	u->arn_region = strdup(f[3]);
@@ -56,6 +81,8 @@ static int parse_arn(struct key_uri *u)
 
 static int parse_kms(struct key_uri *u, const char *rest)
 {
+	char res[300];
+
 	if (!*rest || strlen(rest) > 2048 || !printable(rest))
 		return -EINVAL;
 	u->key_id = strdup(rest);
@@ -63,18 +90,11 @@ static int parse_kms(struct key_uri *u, const char *rest)
 		return -ENOMEM;
 	if (strncmp(rest, "arn:", 4) == 0)
 		return parse_arn(u);
-	if (strncmp(rest, "alias/", 6) == 0) {
-		if (!rest[6])
-			return -EINVAL;
-		u->is_alias = true;
-		return 0;
-	}
-	/* key id (uuid or mrk-...) */
-	for (const char *p = rest; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F') || *p == '-' ||
-		      (*p >= 'g' && *p <= 'z')))
-			return -EINVAL;
-	return 0;
+	u->is_alias = strncmp(rest, "alias/", 6) == 0;
+	/* a bare key id or alias name: checked as the resource of an ARN */
+	if (snprintf(res, sizeof(res), "%s%s", u->is_alias ? "" : "key/", rest) >= (int)sizeof(res))
+		return -EINVAL;
+	return resource_valid(res) ? 0 : -EINVAL;
 }
 
 static int parse_pkcs11(struct key_uri *u, const char *s)
@@ -152,16 +172,18 @@ void key_uri_free(struct key_uri *u)
 
 char *key_uri_arn_for_region(const struct key_uri *u, const char *region)
 {
-	const char *res;
+	const char *res = u->key_id;
 	char *s;
 
-	if (u->kind != KEY_AWS_KMS || !u->arn_region)
+	if (u->kind != KEY_AWS_KMS || !u->arn_region || !aws_region_valid(region) ||
+	    strcmp(aws_partition_of_region(region), u->arn_partition))
 		return NULL;
-	res = strstr(u->key_id, u->arn_account);
+	for (int i = 0; i < 5 && res; i++) /* past arn:PARTITION:kms:REGION:ACCOUNT: */
+		if ((res = strchr(res, ':')))
+			res++;
 	if (!res)
 		return NULL;
-	res += strlen(u->arn_account); /* ":key/..." */
-	if (asprintf(&s, "arn:%s:kms:%s:%s%s", u->arn_partition, region, u->arn_account, res) < 0)
+	if (asprintf(&s, "arn:%s:kms:%s:%s:%s", u->arn_partition, region, u->arn_account, res) < 0)
 		return NULL;
 	return s;
 }

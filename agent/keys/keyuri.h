@@ -40,5 +40,6 @@ static inline void key_uri_freep(struct key_uri **u)
 	key_uri_free(*u);
 }
 const char *key_kind_to_string(enum key_kind k);
-/* The key ARN rewritten for another region (multi-Region keys), malloc'ed; NULL if not an ARN. */
+/* The key ARN rewritten for another region (multi-Region keys), malloc'ed; NULL if not an ARN
+ * or if the region is invalid or in another partition. */
 char *key_uri_arn_for_region(const struct key_uri *u, const char *region);

@@ -8,11 +8,13 @@
 #include <json-c/json.h>
 #include <openssl/rand.h>
 
+#include "base/awsname.h"
 #include "base/b64.h"
 #include "base/curlutil.h"
 #include "base/log.h"
 #include "base/macro.h"
 #include "base/secret.h"
+#include "base/urlcheck.h"
 #include "keys/aws_creds.h"
 #include "keys/imds.h"
 #include "keys/kms_client.h"
@@ -76,6 +78,10 @@ static int default_region(struct kms_client *k, char *err, size_t err_n)
 	if (k->default_region[0])
 		return 0;
 	if ((e = env_nonempty("AWS_REGION")) || (e = env_nonempty("AWS_DEFAULT_REGION"))) {
+		if (!aws_region_valid(e)) {
+			snprintf(err, err_n, "AWS_REGION %.60s is not an AWS region name", e);
+			return -EINVAL;
+		}
 		snprintf(k->default_region, sizeof(k->default_region), "%s", e);
 		return 0;
 	}
@@ -84,6 +90,10 @@ static int default_region(struct kms_client *k, char *err, size_t err_n)
 		return 0;
 	}
 	if (aws_profile_region(&k->cfg, buf, sizeof(buf)) == 0) {
+		if (!aws_region_valid(buf)) {
+			snprintf(err, err_n, "the AWS profile's region %.60s is not an AWS region name", buf);
+			return -EINVAL;
+		}
 		snprintf(k->default_region, sizeof(k->default_region), "%s", buf);
 		return 0;
 	}
@@ -91,7 +101,11 @@ static int default_region(struct kms_client *k, char *err, size_t err_n)
 		_cleanup_(imds_freep) struct imds *m = NULL;
 		_cleanup_free_ char *r = NULL;
 		if (imds_new(k->cfg.imds_endpoint[0] ? k->cfg.imds_endpoint : NULL, k->cfg.imds_timeout_ms, &m) == 0 &&
-		    imds_get(m, "meta-data/placement/region", &r) == 0 && r[0] && strlen(r) < 48) {
+		    imds_get(m, "meta-data/placement/region", &r) == 0 && r[0]) {
+			if (!aws_region_valid(r)) {
+				snprintf(err, err_n, "the instance metadata region %.60s is not an AWS region name", r);
+				return -EINVAL;
+			}
 			snprintf(k->default_region, sizeof(k->default_region), "%s", r);
 			return 0;
 		}
@@ -118,6 +132,9 @@ static int region_list(struct kms_client *k, const struct key_uri *u, char out[]
 	if (multi || *n == 0)
 		for (int i = 0; i < k->cfg.kms_nregions && *n < CONFIG_MAX_REGIONS + 1; i++) {
 			bool dup = false;
+			/* a multi-Region key has no replica in another partition */
+			if (u->arn_partition && strcmp(aws_partition_of_region(k->cfg.kms_regions[i]), u->arn_partition))
+				continue;
 			for (int j = 0; j < *n; j++)
 				dup |= !strcmp(out[j], k->cfg.kms_regions[i]);
 			if (!dup)
@@ -126,19 +143,11 @@ static int region_list(struct kms_client *k, const struct key_uri *u, char out[]
 	return 0;
 }
 
-static bool loopback_http(const char *url)
-{
-	static const char *const ok[] = { "http://127.", "http://localhost:", "http://localhost/", "http://[::1]" };
-	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
-		if (!strncmp(url, ok[i], strlen(ok[i])))
-			return true;
-	return !strcmp(url, "http://localhost");
-}
-
 static int endpoint_for(struct kms_client *k, const char *region, char *buf, size_t n, char *err, size_t en)
 {
 	const char *e = NULL;
 	const char *fips = env_nonempty("AWS_USE_FIPS_ENDPOINT");
+	int r;
 
 	for (int i = 0; i < k->cfg.kms_nregion_endpoints; i++)
 		if (!strcmp(k->cfg.kms_region_endpoints[i].region, region))
@@ -151,13 +160,17 @@ static int endpoint_for(struct kms_client *k, const char *region, char *buf, siz
 		e = k->cfg.kms_endpoint;
 	if (!e) {
 		bool f = k->cfg.kms_fips || (fips && !strcasecmp(fips, "true"));
-		snprintf(buf, n, "https://kms%s.%s.amazonaws.com", f ? "-fips" : "", region);
-		return 0;
+		r = aws_kms_endpoint(region, f, buf, n);
+		if (r == -EOPNOTSUPP)
+			snprintf(err, en, "AWS defines no KMS FIPS endpoint in region %s (partition %s)", region,
+				 aws_partition_of_region(region));
+		else if (r < 0)
+			snprintf(err, en, "region %.60s is not an AWS region name", region);
+		return r < 0 ? -EINVAL : 0;
 	}
-	if (strncmp(e, "https://", 8) != 0 && !(strncmp(e, "http://", 7) == 0 && loopback_http(e))) {
-		snprintf(err, en, "KMS endpoint %s refused: only https, or plain http to a loopback address", e);
-		return -EINVAL;
-	}
+	r = url_check(e, URL_KMS, "KMS endpoint", err, en);
+	if (r < 0)
+		return r;
 	snprintf(buf, n, "%s", e);
 	return 0;
 }

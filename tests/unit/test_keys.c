@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Key URIs, bindings, base64, config and the KMS answer parser. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/awsname.h"
 #include "base/b64.h"
 #include "base/json_secret.h"
 #include "base/macro.h"
 #include "base/secret.h"
+#include "base/urlcheck.h"
 #include "conf/config.h"
 #include "keys/binding.h"
 #include "keys/keyuri.h"
@@ -35,6 +38,85 @@ TEST(kms_uris_parse)
 	key_uri_free(u);
 	CHECK_EQ_INT(key_uri_parse("aws-kms:1234abcd-12ab-34cd-56ef-1234567890ab", &u), 0);
 	key_uri_free(u);
+	/* other partitions; a multi-Region replica is never looked for in another partition */
+	CHECK_EQ_INT(key_uri_parse("aws-kms:arn:aws-cn:kms:cn-north-1:111122223333:key/mrk-0a1b", &u), 0);
+	CHECK_STREQ(u->arn_partition, "aws-cn");
+	s = key_uri_arn_for_region(u, "cn-northwest-1");
+	CHECK_STREQ(s, "arn:aws-cn:kms:cn-northwest-1:111122223333:key/mrk-0a1b");
+	free(s);
+	CHECK(key_uri_arn_for_region(u, "eu-west-1") == NULL);
+	key_uri_free(u);
+	CHECK_EQ_INT(key_uri_parse("aws-kms:arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/app/vol_1", &u), 0);
+	CHECK(u->is_alias);
+	key_uri_free(u);
+}
+
+TEST(aws_names_and_kms_endpoints)
+{
+	char b[128];
+
+	CHECK(aws_region_valid("us-east-1") && aws_region_valid("us-isob-east-1") && aws_region_valid("cn-north-1"));
+	CHECK(!aws_region_valid("x@127.0.0.1#") && !aws_region_valid("evil.example") && !aws_region_valid("us-east-") &&
+	      !aws_region_valid("us--east-1") && !aws_region_valid("useast1") && !aws_region_valid(""));
+	CHECK(aws_account_valid("111122223333") && !aws_account_valid("11112222333") && !aws_account_valid("1111x2223333"));
+	CHECK_EQ_INT(aws_kms_endpoint("eu-west-1", false, b, sizeof(b)), 0);
+	CHECK_STREQ(b, "https://kms.eu-west-1.amazonaws.com");
+	CHECK_EQ_INT(aws_kms_endpoint("cn-north-1", false, b, sizeof(b)), 0);
+	CHECK_STREQ(b, "https://kms.cn-north-1.amazonaws.com.cn");
+	CHECK_EQ_INT(aws_kms_endpoint("us-gov-west-1", false, b, sizeof(b)), 0);
+	CHECK_STREQ(b, "https://kms.us-gov-west-1.amazonaws.com");
+	CHECK_EQ_INT(aws_kms_endpoint("us-gov-west-1", true, b, sizeof(b)), 0);
+	CHECK_STREQ(b, "https://kms-fips.us-gov-west-1.amazonaws.com");
+	CHECK_EQ_INT(aws_kms_endpoint("us-east-2", true, b, sizeof(b)), 0);
+	CHECK_STREQ(b, "https://kms-fips.us-east-2.amazonaws.com");
+	CHECK_EQ_INT(aws_kms_endpoint("us-iso-east-1", false, b, sizeof(b)), 0);
+	CHECK_STREQ(b, "https://kms.us-iso-east-1.c2s.ic.gov");
+	CHECK_EQ_INT(aws_kms_endpoint("cn-north-1", true, b, sizeof(b)), -EOPNOTSUPP);
+	CHECK_EQ_INT(aws_kms_endpoint("x@127.0.0.1#", false, b, sizeof(b)), -EINVAL);
+	CHECK_STREQ(aws_partition_of_region("us-isob-east-1"), "aws-iso-b");
+}
+
+TEST(endpoint_urls_are_parsed_not_prefixed)
+{
+	static const struct {
+		const char *url;
+		enum url_rule rule;
+		bool ok;
+	} t[] = {
+		{ "http://127.0.0.1:8080", URL_KMS, true },
+		{ "http://127.1.2.3/", URL_KMS, true },
+		{ "http://localhost:9", URL_KMS, true },
+		{ "http://[::1]:9/", URL_KMS, true },
+		{ "https://kms.example.internal/", URL_KMS, true },
+		{ "http://127.0.0.1@evil.example/", URL_KMS, false },
+		{ "http://localhost.evil.example/", URL_KMS, false },
+		{ "http://127.0.0.1.evil.example/", URL_KMS, false },
+		{ "http://[::1].evil.example/", URL_KMS, false },
+		{ "https://user:pw@kms.example/", URL_KMS, false },
+		{ "http://evil.example/", URL_KMS, false },
+		{ "ftp://127.0.0.1/", URL_KMS, false },
+		{ "not a url", URL_KMS, false },
+		{ "http://169.254.170.2/v2/creds", URL_CONTAINER, true },
+		{ "http://169.254.170.23/v1/credentials", URL_CONTAINER, true },
+		{ "http://[fd00:ec2::23]/v1/credentials", URL_CONTAINER, true },
+		{ "http://127.0.0.1:8/creds", URL_CONTAINER, true },
+		{ "http://169.254.170.2.evil.example/", URL_CONTAINER, false },
+		{ "http://169.254.170.23@evil.example/", URL_CONTAINER, false },
+		{ "http://localhost@evil.example/", URL_CONTAINER, false },
+		{ "http://169.254.169.254", URL_IMDS, true },
+		{ "http://[fd00:ec2::254]", URL_IMDS, true },
+		{ "http://169.254.169.254.evil.example", URL_IMDS, false },
+		{ "https://169.254.169.254", URL_IMDS, false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		char why[256] = "";
+		int r = url_check(t[i].url, t[i].rule, "endpoint", why, sizeof(why));
+		if ((r == 0) != t[i].ok) {
+			fprintf(stderr, "  %s: %s (%s)\n", t[i].url, r == 0 ? "accepted" : "refused", why);
+			CHECK(!"URL check wrong");
+		}
+		CHECK(r == 0 || strstr(why, "refused"));
+	}
 }
 
 TEST(bad_uris_are_refused)
@@ -43,6 +125,20 @@ TEST(bad_uris_are_refused)
 		"aws-kms:", "aws-kms:alias/", "aws-kms:arn:aws:s3:eu-west-1:1:key/x", "aws-kms:arn:aws:kms::1:key/x",
 		"aws-kms:key with space", "file:relative/path", "file:", "gcp-kms:x", "", "pkcs11:object=a;;;=",
 		"aws-kms:arn:aws:kms:eu-west-1:1:bucket/x",
+		/* a disk must not choose where traffic goes: region, partition, account are checked */
+		"aws-kms:arn:aws:kms:x@127.0.0.1#:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"aws-kms:arn:aws:kms:evil.example#:111122223333:key/1234abcd",
+		"aws-kms:arn:aws:kms:eu-west-1.evil.example:111122223333:key/1234abcd",
+		"aws-kms:arn:aws:kms:EU-WEST-1:111122223333:key/1234abcd",
+		"aws-kms:arn:aws:kms:eu-west-1:11112222333:key/1234abcd",
+		"aws-kms:arn:aws:kms:eu-west-1:1111222233334:key/1234abcd",
+		"aws-kms:arn:aws:kms:eu-west-1:11112222333a:key/1234abcd",
+		"aws-kms:arn:evil:kms:eu-west-1:111122223333:key/1234abcd",
+		"aws-kms:arn:aws:kms:cn-north-1:111122223333:key/1234abcd", /* region outside its partition */
+		"aws-kms:arn:aws-cn:kms:eu-west-1:111122223333:key/1234abcd",
+		"aws-kms:arn:aws:kms:eu-west-1:111122223333:key/12#@x", "aws-kms:arn:aws:kms:eu-west-1:111122223333:key/",
+		"aws-kms:arn:aws:kms:eu-west-1:111122223333:key/a:b", "aws-kms:arn:aws:kms:eu-west-1::111122223333:key/a",
+		"aws-kms:alias/a@b", "aws-kms:1234abcd@evil", "aws-kms:arn:aws:kms:eu--west-1:111122223333:key/a",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct key_uri *u = NULL;
