@@ -153,9 +153,30 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-/* mkfs (after a new format only) and mount, as the class policy says. */
+/* Whether the policy owns this device's contents: instance store it provisions,
+ * EBS volumes listed in [ebs] volumes. Only those are mounted: any other volkey
+ * volume came on a disk someone attached, and what is inside it (setuid
+ * programs, device nodes, a filesystem crafted to crash the kernel) is theirs. */
+static bool policy_owns(const struct volkey_config *cfg, const struct nvme_ident *n, const struct device_outcome *o)
+{
+	if (n->cls == NVME_CLASS_INSTANCE_STORE)
+		return cfg->policy.instance_store.provision != PROVISION_OFF;
+	return n->cls == NVME_CLASS_EBS && policy_ebs_listed(&cfg->policy, o->id);
+}
+
+static void why_not_mounted(const struct nvme_ident *n, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", n->cls == NVME_CLASS_EBS ? "not listed in [ebs] volumes" :
+				 n->cls == NVME_CLASS_INSTANCE_STORE ? "[instance-store] provision = off" :
+								       "not an instance-store or EBS device");
+}
+
+/* mkfs (after a new format only) and mount, as the class policy says: always
+ * nosuid,nodev (and noexec when the class says so). */
 static int finish(const struct class_policy *cp, bool fresh, const char *id, struct device_outcome *o)
 {
+	unsigned long flags;
+
 	char mp[256], type[32];
 	int r;
 
@@ -174,7 +195,8 @@ static int finish(const struct class_policy *cp, bool fresh, const char *id, str
 	r = mkdir_p(mp);
 	if (r < 0)
 		return r;
-	if (mount(o->mapping, mp, type, MS_NOATIME, NULL) < 0 && errno != EBUSY)
+	flags = MS_NOATIME | MS_NOSUID | MS_NODEV | (cp->noexec ? MS_NOEXEC : 0);
+	if (mount(o->mapping, mp, type, flags, NULL) < 0 && errno != EBUSY)
 		return negative_errno();
 	snprintf(o->mountpoint, sizeof(o->mountpoint), "%s", mp);
 	return 0;
@@ -328,6 +350,11 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 			snprintf(o->mapping, sizeof(o->mapping), "%s", held);
 			fresh = mkfs_owed(devnode, cp, may_format(cfg, &n, o), o);
 			done(o, "already-open", 0, "already mapped as %s%s", held, fresh ? "; making its filesystem" : "");
+		} else if (!strcmp(sub, VOLKEY_SUBSYSTEM) && !policy_owns(cfg, &n, o) && !cfg->policy.unlock_unlisted) {
+			char why[64];
+			why_not_mounted(&n, why, sizeof(why));
+			done(o, "untouched", 0, "volkey volume %s: left locked ([volkey] unlock_unlisted = no)", why);
+			goto out;
 		} else if (!strcmp(sub, VOLKEY_SUBSYSTEM)) {
 			r = open_volume(devnode, cfg, &n, o);
 			if (r < 0)
@@ -379,6 +406,13 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 	}
 	if (fresh)
 		test_crash_point("provision-opened");
+	if (cp && cp->mount[0] && !policy_owns(cfg, &n, o)) {
+		char why[64];
+		size_t l = strlen(o->detail);
+		why_not_mounted(&n, why, sizeof(why));
+		snprintf(o->detail + l, sizeof(o->detail) - l, "; not mounted: %s", why);
+		goto out;
+	}
 	r = finish(cp, fresh, o->id[0] ? o->id : o->luks_uuid, o);
 	if (r < 0)
 		done(o, "failed", r, "unlocked, but mkfs or mount failed: %s", strerror(-r));

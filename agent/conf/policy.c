@@ -10,6 +10,7 @@ void policy_defaults(struct policy *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->unlock_timeout_ms = 60000;
+	p->unlock_unlisted = true;
 	snprintf(p->status_file, sizeof(p->status_file), "/run/volkey/status.json");
 	p->kernel_module = KMOD_AUTO;
 	snprintf(p->module_record, sizeof(p->module_record), "/var/lib/volkey/module-bench.json");
@@ -50,6 +51,12 @@ static int set_class(struct class_policy *c, const char *name, const char *value
 	}
 	if (!strcmp(name, "key"))
 		return copy(c->key, sizeof(c->key), value);
+	if (!strcmp(name, "noexec")) {
+		if (strcmp(value, "yes") && strcmp(value, "no"))
+			return 0;
+		c->noexec = !strcmp(value, "yes");
+		return 1;
+	}
 	if (!strcmp(name, "raid0") && ephemeral_ok) {
 		if (strcmp(value, "yes") && strcmp(value, "no"))
 			return 0;
@@ -96,6 +103,12 @@ int policy_set(struct policy *p, const char *section, const char *name, const ch
 			if (*end || end == value || x < 100 || x > 240000)
 				return 0;
 			p->unlock_timeout_ms = x;
+			return 1;
+		}
+		if (!strcmp(name, "unlock_unlisted")) {
+			if (strcmp(value, "yes") && strcmp(value, "no"))
+				return 0;
+			p->unlock_unlisted = !strcmp(value, "yes");
 			return 1;
 		}
 		if (!strcmp(name, "status_file"))

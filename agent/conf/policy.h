@@ -19,6 +19,7 @@ struct class_policy {
 	char mkfs[16];     /* "", "ext4" or "xfs": after a new format */
 	char mount[256];   /* "" or a mount point; "%s" is replaced by the device's id */
 	bool raid0;        /* instance store only: stripe all its disks into one md RAID0 first */
+	bool noexec;       /* mount with noexec too (nosuid,nodev always) */
 };
 
 /* The md array volkeyd builds from the instance-store disks ([instance-store] raid0). */
@@ -38,6 +39,8 @@ struct policy {
 	long unlock_timeout_ms;   /* how long volkeyd waits for the devices present at start before it
 	                           * reports ready (boot goes on; late devices keep working) */
 	char status_file[256];    /* /run/volkey/status.json */
+	bool unlock_unlisted;     /* a volkey volume the policy neither provisions nor lists: unlocked (never
+	                           * mounted) when true, left locked when false */
 	enum kmod_mode kernel_module;
 	char kernel_module_file[256]; /* a .ko to load instead of `modprobe volkey_xts` ("" default) */
 	char module_record[256];  /* /var/lib/volkey/module-bench.json: what bench measured */

@@ -42,6 +42,7 @@ key = file:/run/kek
 mkfs = ext4
 mount = /mnt/instance-store/%s
 [ebs]
+volumes = vol-0ebs00000000token
 mount = /mnt/ebs/%s
 CONF
 mkdir -p /run/udev/rules.d
@@ -92,6 +93,10 @@ for d in "$is1" "$is2"; do
 done
 [[ $(agent_state "$ebs") == unlocked ]] || fail "EBS with token: $(agent_state "$ebs")"
 [[ $(sha256sum </mnt/ebs/vol-0ebs00000000token/data.bin) == "$want" ]] || fail "EBS files differ"
+for m in /mnt/ebs/vol-0ebs00000000token "/mnt/instance-store/$(agent_field "$is1" id)"; do
+	o=$(findmnt -n -o OPTIONS "$m")
+	[[ ,$o, == *,nosuid,* && ,$o, == *,nodev,* ]] || fail "$m mounted without nosuid,nodev: $o"
+done
 [[ $(agent_field "$ebs" mapping) == /dev/mapper/volkey-ebs-vol-0ebs00000000token ]] || fail "EBS mapping name"
 [[ $(agent_state "$blank") == untouched ]] || fail "blank EBS: $(agent_state "$blank")"
 [[ $(agent_state "$ext4") == untouched ]] || fail "ext4 disk: $(agent_state "$ext4")"
