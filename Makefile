@@ -34,6 +34,15 @@ else
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong
 SAN_LDFLAGS :=
 endif
+# TSAN=1: ThreadSanitizer (build-tsan, for the rig's 8-device volkeyd run).
+TSAN ?= 0
+ifeq ($(TSAN),1)
+HARDEN := -fsanitize=thread -fno-omit-frame-pointer
+SAN_LDFLAGS := -fsanitize=thread
+endif
+# The sanitizer builds also check that every libcryptsetup/libdevmapper call
+# holds the lock (agent/base/cslock.h, tests/lockcheck-gen).
+LOCKCHECK ?= $(if $(filter 1,$(SAN) $(TSAN)),1,0)
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(HARDEN) -fPIC -MMD -MP -Iagent -Itools \
 	-DVOLKEY_VERSION='"$(VERSION)"' -DVOLKEY_BENCH_DATADIR='"$(BENCHDIR)"' -DVOLKEY_CRYPTSETUP_VERSION='"$(CRYPTSETUP_VERSION)"' $(PKG_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_LDFLAGS) -Wl,-z,relro,-z,now
@@ -48,6 +57,13 @@ PROG_SRC := $(wildcard tests/progs/*.c)
 PROG_BIN := $(PROG_SRC:tests/progs/%.c=$(BUILD)/tests/progs/%)
 
 LIBVOLKEY := $(BUILD)/libvolkey.a
+ifeq ($(LOCKCHECK),1)
+LOCKCHECK_OBJ := $(BUILD)/lockcheck.o
+LOCKCHECK_LDFLAGS = -Wl,@$(BUILD)/lockcheck.wrap
+else
+LOCKCHECK_OBJ :=
+LOCKCHECK_LDFLAGS =
+endif
 VOLKEY := $(BUILD)/volkey
 VOLKEYD := $(BUILD)/volkeyd
 VOLKEYD_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard agent/volkeyd/*.c))
@@ -60,7 +76,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build
+.PHONY: tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -81,13 +97,18 @@ $(LIBVOLKEY): $(AGENT_OBJ)
 	@echo "  AR      $@"
 	@$(AR) rcs $@ $^
 
-$(VOLKEY): $(CLI_OBJ) $(LIBVOLKEY)
-	@echo "  LD      $@"
-	@$(CC) -o $@ $(CLI_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
+$(BUILD)/lockcheck.o: $(AGENT_OBJ) $(CLI_OBJ) $(VOLKEYD_OBJ) tests/lockcheck-gen
+	@echo "  GEN     $(BUILD)/lockcheck.S"
+	@tests/lockcheck-gen $(BUILD)/lockcheck.S $(BUILD)/lockcheck.wrap $(AGENT_OBJ) $(CLI_OBJ) $(VOLKEYD_OBJ)
+	@$(CC) -c -o $@ $(BUILD)/lockcheck.S
 
-$(VOLKEYD): $(VOLKEYD_OBJ) $(LIBVOLKEY)
+$(VOLKEY): $(CLI_OBJ) $(LIBVOLKEY) $(LOCKCHECK_OBJ)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $(VOLKEYD_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
+	@$(CC) -o $@ $(CLI_OBJ) $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
+
+$(VOLKEYD): $(VOLKEYD_OBJ) $(LIBVOLKEY) $(LOCKCHECK_OBJ)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $(VOLKEYD_OBJ) $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
 
 $(TOKEN_SO): $(TOKEN_OBJ) $(LIBVOLKEY) tools/token/token.sym
 	@echo "  LD      $@"
@@ -96,13 +117,13 @@ $(TOKEN_SO): $(TOKEN_OBJ) $(LIBVOLKEY) tools/token/token.sym
 
 # The secret allocator's test checks, in a munmap wrapper, that memory is wiped before it is released.
 $(BUILD)/tests/unit/test_secret: EXTRA_LDFLAGS = -Wl,--wrap=munmap
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit.o $(LIBVOLKEY)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit.o $(LIBVOLKEY) $(LOCKCHECK_OBJ)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $< $(BUILD)/tests/unit/unit.o $(LIBVOLKEY) $(ALL_LDFLAGS) $(EXTRA_LDFLAGS) $(PKG_LIBS)
+	@$(CC) -o $@ $< $(BUILD)/tests/unit/unit.o $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(EXTRA_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
 
-$(BUILD)/tests/progs/%: $(BUILD)/tests/progs/%.o $(LIBVOLKEY)
+$(BUILD)/tests/progs/%: $(BUILD)/tests/progs/%.o $(LIBVOLKEY) $(LOCKCHECK_OBJ)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $< $(LIBVOLKEY) $(ALL_LDFLAGS) $(PKG_LIBS)
+	@$(CC) -o $@ $< $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
 
 tests-build: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO) $(UDEV_RULES) $(UNIT_BIN) $(PROG_BIN)
 
@@ -210,7 +231,11 @@ install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/volkeyd.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/volkeyd.service
 
+# volkeyd under ThreadSanitizer (with the lock check), for the rig scenario agent-stress.
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 build-tsan/volkeyd
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
 
 -include $(AGENT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d) $(VOLKEYD_OBJ:.o=.d) $(UNIT_BIN:=.d) $(PROG_BIN:=.d)

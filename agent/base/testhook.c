@@ -14,3 +14,11 @@ void test_crash_point(const char *step)
 		kill(getpid(), SIGKILL);
 	}
 }
+
+void test_pause_point(const char *step)
+{
+	const char *at = getenv("VOLKEY_TEST_PAUSE_AT");
+
+	if (at && strcmp(at, step) == 0)
+		raise(SIGSTOP);
+}

@@ -5,3 +5,7 @@
 #pragma once
 
 void test_crash_point(const char *step);
+/* When $VOLKEY_TEST_PAUSE_AT names this step, the process stops itself (SIGSTOP)
+ * there until a test sends SIGCONT: the test changes the world in between (a
+ * write to a device that was checked, say). Inert unless the variable is set. */
+void test_pause_point(const char *step);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <blkid/blkid.h>
 
+#include "base/cslock.h"
 #include "base/fileio.h"
 #include "base/secret.h"
 #include "base/testhook.h"
@@ -251,6 +252,7 @@ static int format_auto(const char *devnode, const struct volkey_config *cfg, con
  * key exists only in the kernel's mapping and is gone at reboot. */
 static int ephemeral(const char *devnode, const struct nvme_ident *n, struct device_outcome *o)
 {
+	CS_LOCKED;
 	struct crypt_params_luks2 params = { .sector_size = 4096, .subsystem = VOLKEY_SUBSYSTEM_EPHEMERAL };
 	struct crypt_device *cd = NULL;
 	char name[128];
@@ -293,6 +295,7 @@ static bool mapped_by_dm_crypt(const struct dev_state *s, char *ret, size_t n)
 static bool mkfs_owed(const char *devnode, const struct class_policy *cp, enum provision_mode m,
 		      const struct device_outcome *o)
 {
+	CS_LOCKED;
 	struct crypt_device *cd = NULL;
 	unsigned long long off = 0;
 	char type[32];

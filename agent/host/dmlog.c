@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <libdevmapper.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "host/dmlog.h"
 
@@ -30,5 +31,6 @@ static void dm_log_cb(int level, const char *file, int line, int dm_errno, const
 
 void dmlog_setup(void)
 {
+	CS_LOCKED;
 	dm_log_with_errno_init(dm_log_cb);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <libdevmapper.h>
 
+#include "base/cslock.h"
 #include "base/fileio.h"
 #include "base/macro.h"
 #include "host/dmlog.h"
@@ -41,6 +42,7 @@ static void explain_missing(const char *root, const char *release, char *buf, si
 
 static void crypt_target_version(struct dm_support *s)
 {
+	CS_LOCKED;
 	struct dm_task *dmt;
 	struct dm_versions *v, *last;
 
@@ -64,6 +66,7 @@ static void crypt_target_version(struct dm_support *s)
 
 int sysinfo_dm_probe(const char *root, const char *release, struct dm_support *ret)
 {
+	CS_LOCKED;
 	struct dm_support s = { 0 };
 
 	if (dm_core_live(root)) {

@@ -6,6 +6,7 @@
 #include <nvme/util.h>
 #include <openssl/crypto.h>
 
+#include "base/cslock.h"
 #include "host/sysinfo.h"
 
 #ifndef VOLKEY_CRYPTSETUP_VERSION
@@ -14,6 +15,7 @@
 
 void sysinfo_lib_versions(struct lib_versions *v)
 {
+	CS_LOCKED;
 	const curl_version_info_data *c = curl_version_info(CURLVERSION_NOW);
 
 	snprintf(v->cryptsetup, sizeof(v->cryptsetup), "%s", VOLKEY_CRYPTSETUP_VERSION);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/aead.h"
+#include "base/cslock.h"
 #include "base/macro.h"
 #include "base/secret.h"
 #include "keys/backend.h"
@@ -42,9 +43,12 @@ static int wrap_random(struct kctx *c, const struct backend_ops *o, const struct
 	return 0;
 }
 
+/* Each entry below talks to a backend (KMS over the network, an HSM, a file):
+ * never while holding the libcryptsetup lock, so unwraps stay parallel. */
 int key_wrap_new(struct kctx *c, const struct key_uri *u, const struct binding *b, size_t len, void **ret_secret,
 		 struct wrapped *ret)
 {
+	CS_SUSPENDED;
 	const struct backend_ops *o = ops_for(u->kind);
 
 	kctx_begin(c);
@@ -58,6 +62,7 @@ int key_wrap_new(struct kctx *c, const struct key_uri *u, const struct binding *
 int key_wrap_secret(struct kctx *c, const struct key_uri *u, const struct binding *b, const void *secret, size_t len,
 		    struct wrapped *ret)
 {
+	CS_SUSPENDED;
 	kctx_begin(c);
 	if (len == 0 || len > 512)
 		return kctx_fail(c, -EINVAL, "secret size %zu out of range", len);
@@ -67,6 +72,7 @@ int key_wrap_secret(struct kctx *c, const struct key_uri *u, const struct bindin
 int key_unwrap(struct kctx *c, const struct key_uri *u, const struct binding *b, const struct wrapped *w,
 	       void **ret_secret, size_t *ret_len)
 {
+	CS_SUSPENDED;
 	kctx_begin(c);
 	if (!w->data || w->len == 0 || w->len > WRAPPED_MAX)
 		return kctx_fail(c, -EBADMSG, "wrapped secret is empty or too large (%zu bytes)", w->len);
@@ -76,6 +82,7 @@ int key_unwrap(struct kctx *c, const struct key_uri *u, const struct binding *b,
 int key_rewrap(struct kctx *c, const struct key_uri *from, const struct key_uri *to, const struct binding *b,
 	       const struct wrapped *in, struct wrapped *ret)
 {
+	CS_SUSPENDED;
 	const struct backend_ops *o;
 	void *secret = NULL;
 	size_t len = 0;
@@ -98,6 +105,7 @@ int key_rewrap(struct kctx *c, const struct key_uri *from, const struct key_uri 
 
 int key_describe(struct kctx *c, const struct key_uri *u, struct key_info *ret)
 {
+	CS_SUSPENDED;
 	kctx_begin(c);
 	memset(ret, 0, sizeof(*ret));
 	return ops_for(u->kind)->describe(c, u, ret);

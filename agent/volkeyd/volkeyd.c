@@ -19,6 +19,7 @@
 #include <libudev.h>
 #include <systemd/sd-daemon.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "base/memhooks.h"
 #include "base/timeutil.h"
@@ -285,7 +286,10 @@ int main(int argc, char **argv)
 	aws_env_capture();
 	log_setup("volkeyd");
 	volume_log_setup();
-	crypt_token_external_disable();
+	{
+		CS_LOCKED;
+		crypt_token_external_disable();
+	}
 	while ((c = getopt_long(argc, argv, "c:d1h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'c':
@@ -362,6 +366,14 @@ int main(int argc, char **argv)
 	statusfile_set_ready(true);
 	sd_notifyf(0, "READY=1\nSTATUS=%d device(s) failed, %d still working", failures, left);
 	log_info("ready: %d failed, %d still working", failures, left);
+	{
+		struct cs_lock_stats ls;
+		cs_lock_stats(&ls);
+		/* what serializing libcryptsetup/libdevmapper cost this boot (agent-stress reads it) */
+		log_info("libcryptsetup lock: %llu acquisitions, %llu contended, %.1f ms waited, %.1f ms held",
+			 (unsigned long long)ls.acquired, (unsigned long long)ls.contended, (double)ls.wait_ns / 1e6,
+			 (double)ls.hold_ns / 1e6);
+	}
 	if (once) {
 		udev_unref(udev);
 		resume_wait_all();

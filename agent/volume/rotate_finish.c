@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "volume/volume.h"
 
@@ -50,6 +51,7 @@ int volume_finish_secret_rotation(struct volume *v, const struct volkey_config *
 
 int volume_drop_stale_prep(struct volume *v, struct errbuf *e)
 {
+	CS_LOCKED;
 	int n = 0, r;
 
 	if (crypt_reencrypt_status(v->cd, NULL) != CRYPT_REENCRYPT_NONE)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "base/testhook.h"
@@ -16,6 +17,7 @@
 
 int volume_bind(const char *device, const char *uri_text, const struct volkey_config *cfg, struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_(key_uri_freep) struct key_uri *uri = NULL;
 	_cleanup_(kctx_freep) struct kctx *c = NULL;
 	_cleanup_secret_ void *vk = NULL, *secret = NULL;
@@ -107,6 +109,7 @@ out:
  * volkey cannot tell a user's passphrase from an orphan whose secret is gone. */
 static int other_way_in(struct volume *v, const struct volkey_config *cfg, int except, char *desc, size_t n)
 {
+	CS_LOCKED;
 	int except_slot = volume_token(v, except) ? volume_token(v, except)->keyslot : -1;
 
 	for (int i = 0; i < v->ntokens; i++) {
@@ -139,6 +142,7 @@ static int other_way_in(struct volume *v, const struct volkey_config *cfg, int e
 
 const struct token_entry *volume_keyslot_sharer(const struct volume *v, int except, int k)
 {
+	CS_LOCKED;
 	for (int i = 0; i < v->ntokens; i++) {
 		const struct token_entry *t = &v->tokens[i];
 		if (t->id == except || t->role == TOKEN_PENDING)
@@ -151,6 +155,7 @@ const struct token_entry *volume_keyslot_sharer(const struct volume *v, int exce
 
 int volume_unbind(const char *device, int token, const struct volkey_config *cfg, struct errbuf *e)
 {
+	CS_LOCKED;
 	const struct token_entry *t;
 	const struct token_entry *sharer;
 	char desc[300] = "";

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/cslock.h"
 #include "base/testhook.h"
 #include "volume/volume.h"
 
@@ -30,6 +31,7 @@ int volume_load_for_change(const char *device, const struct volkey_config *cfg, 
 
 int volume_keyslot_drop(struct volume *v, int keyslot, int pending, struct errbuf *e)
 {
+	CS_LOCKED;
 	int r = crypt_keyslot_destroy(v->cd, keyslot);
 
 	if (r < 0 && r != -ENOENT && r != -EINVAL)
@@ -44,6 +46,7 @@ int volume_keyslot_drop(struct volume *v, int keyslot, int pending, struct errbu
 int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t vklen, const void *pass,
 		       size_t passlen, uint32_t flags, const char *proof, int *ret_keyslot, struct errbuf *e)
 {
+	CS_LOCKED;
 	char step[48];
 	int k = -1, p, r;
 
@@ -82,6 +85,7 @@ int volume_keyslot_add(struct volume *v, const char *op, const void *vk, size_t 
 
 int volume_token_commit(struct volume *v, int pending, int keyslot, const char *json, struct errbuf *e)
 {
+	CS_LOCKED;
 	/* Replaces the pending token: the keyslot and its owner appear in one atomic write. */
 	int r = crypt_token_json_set(v->cd, pending, json);
 
@@ -96,6 +100,7 @@ int volume_token_commit(struct volume *v, int pending, int keyslot, const char *
 /* Turns token id (which owns keyslot k) into a pending token, then removes both. */
 int volume_token_retire(struct volume *v, int id, int keyslot, struct errbuf *e)
 {
+	CS_LOCKED;
 	char pj[256];
 	int r;
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "base/macro.h"
 #include "base/testhook.h"
@@ -66,6 +67,7 @@ static int zero_range(const char *path, unsigned long long from, unsigned long l
 /* Destroys keyslots and the metadata area. *ret_was tells what was there. */
 static int erase_header(const char *device, char *uuid, size_t uuid_n, int *ret_keyslots, struct errbuf *e)
 {
+	CS_LOCKED;
 	struct crypt_device *cd = NULL;
 	unsigned long long hdr;
 	int r, n = 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "base/testhook.h"
@@ -45,13 +46,17 @@ static int new_uuid(char *buf, size_t n)
 	return 0;
 }
 
-/* What is on the device; 1 when it is volkey's own interrupted format. */
-static int check_device(const struct format_opts *o, struct errbuf *e)
+/* What is on the device; 1 when it is volkey's own interrupted format. ret_seen
+ * gets what the probe saw, for the second look right before the header write. */
+static int check_device(const struct format_opts *o, struct dev_state *ret_seen, struct errbuf *e)
 {
+	CS_LOCKED;
 	const char *dev = o->device;
 	struct dev_state s;
 	int r = dev_probe(dev, &s);
 
+	if (r >= 0)
+		*ret_seen = s;
 	if (r == -ENOTBLK)
 		return err_fail(e, r, "%s: not a block device or regular file", dev);
 	if (r < 0)
@@ -154,6 +159,7 @@ static int wrap_all(const struct format_opts *o, const struct volkey_config *cfg
 static int add_token(struct crypt_device *cd, const char *dev, const struct wrapped_key *k, int keyslot,
 		     const struct binding *b, struct errbuf *e)
 {
+	CS_LOCKED;
 	struct volkey_token t = {
 		.version = VOLKEY_TOKEN_VERSION,
 		.keyslot = keyslot,
@@ -195,9 +201,36 @@ static int verify_all(const char *dev, const struct volkey_config *cfg, struct e
 	return r;
 }
 
+/* The keys were wrapped between the first look and now (seconds, through the
+ * network): look again right before writing. Anything changed (data written, a
+ * file system made, mounted, mapped, resized) aborts with nothing written. */
+static int same_as_seen(const char *dev, const struct dev_state *seen, struct errbuf *e)
+{
+	CS_LOCKED;
+	struct dev_state now;
+	const char *what = NULL;
+	int r = dev_probe(dev, &now);
+
+	if (r < 0)
+		return err_fail(e, r, "%s: cannot look at it again before writing: %s; nothing was written", dev,
+				strerror(-r));
+	if (now.rdev != seen->rdev || now.size != seen->size)
+		what = "its size or identity";
+	else if (strcmp(now.signature, seen->signature))
+		what = "its signature";
+	else if (now.has_data != seen->has_data)
+		what = "its contents";
+	else if (strcmp(now.mountpoint, seen->mountpoint) || strcmp(now.holder, seen->holder) || now.busy != seen->busy)
+		what = "who uses it";
+	if (what)
+		return err_fail(e, -EBUSY, "%s: %s changed since it was checked; nothing was written", dev, what);
+	return 0;
+}
+
 static int write_volume(const struct format_opts *o, const char *uuid, const struct binding *b,
 			struct wrapped_key *keys, struct errbuf *e)
 {
+	CS_LOCKED;
 	struct crypt_params_luks2 params = {
 		.sector_size = o->sector_size ? o->sector_size : 4096,
 		.subsystem = VOLKEY_SUBSYSTEM_PROVISIONING,
@@ -247,6 +280,7 @@ static int interrupted(const char *dev, int r, struct errbuf *e)
 
 static int mark_ready(const char *dev, struct errbuf *e)
 {
+	CS_LOCKED;
 	struct crypt_device *cd = NULL;
 	int r;
 
@@ -266,6 +300,7 @@ int volume_format(const struct format_opts *o, const struct volkey_config *cfg, 
 {
 	_cleanup_(binding_freep) struct binding *b = NULL;
 	struct wrapped_key keys[VOLKEY_MAX_KEYS] = { 0 };
+	struct dev_state seen;
 	char uuid[40];
 	int r;
 
@@ -274,7 +309,7 @@ int volume_format(const struct format_opts *o, const struct volkey_config *cfg, 
 	if (o->sector_size && o->sector_size != 512 && o->sector_size != 1024 && o->sector_size != 2048 &&
 	    o->sector_size != 4096)
 		return err_fail(e, -EINVAL, "sector size %u is not 512, 1024, 2048 or 4096", o->sector_size);
-	r = check_device(o, e);
+	r = check_device(o, &seen, e);
 	if (r < 0)
 		return r;
 	if (r == 1)
@@ -292,6 +327,12 @@ int volume_format(const struct format_opts *o, const struct volkey_config *cfg, 
 					r == -EEXIST ? "key given twice" : "not K=V with an allowed key");
 	}
 	r = wrap_all(o, cfg, b, keys, e);
+	if (r < 0) {
+		wrapped_keys_free(keys, o->nkeys);
+		return r;
+	}
+	test_pause_point("format-wrapped");
+	r = same_as_seen(o->device, &seen, e);
 	if (r < 0) {
 		wrapped_keys_free(keys, o->nkeys);
 		return r;

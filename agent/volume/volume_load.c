@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <json-c/json.h>
 
+#include "base/cslock.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "volume/volume.h"
@@ -25,11 +26,13 @@ static void crypt_log_cb(int level, const char *msg, void *usrptr)
 
 void volume_log_setup(void)
 {
+	CS_LOCKED;
 	crypt_set_log_callback(NULL, crypt_log_cb, NULL);
 }
 
 int volume_set_fast_pbkdf(struct crypt_device *cd)
 {
+	CS_LOCKED;
 	const struct crypt_pbkdf_type pbkdf = {
 		.type = CRYPT_KDF_PBKDF2,
 		.hash = "sha512",
@@ -63,6 +66,7 @@ static int pending_keyslot(const char *json, int *ret)
 /* The keyslot a token is assigned to in the header, whatever its JSON says, or -1. */
 static int assigned_keyslot(struct crypt_device *cd, int token)
 {
+	CS_LOCKED;
 	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++)
 		if (crypt_token_is_assigned(cd, token, k) == 0)
 			return k;
@@ -77,6 +81,7 @@ static void entry_clear(struct token_entry *t)
 
 static int load_token(struct volume *v, int id, const char *type, struct token_entry *t)
 {
+	CS_LOCKED;
 	const char *json = NULL;
 	int r;
 
@@ -108,6 +113,7 @@ static int load_token(struct volume *v, int id, const char *type, struct token_e
 
 int volume_reload_tokens(struct volume *v, struct errbuf *e)
 {
+	CS_LOCKED;
 	int r;
 
 	for (int i = 0; i < v->ntokens; i++)
@@ -129,6 +135,7 @@ int volume_reload_tokens(struct volume *v, struct errbuf *e)
 
 int volume_load(const char *path, struct volume *v, struct errbuf *e)
 {
+	CS_LOCKED;
 	struct stat st;
 	const char *s;
 	int r;
@@ -164,6 +171,7 @@ int volume_load(const char *path, struct volume *v, struct errbuf *e)
 
 void volume_done(struct volume *v)
 {
+	CS_LOCKED;
 	for (int i = 0; i < v->ntokens; i++)
 		entry_clear(&v->tokens[i]);
 	v->ntokens = 0;
@@ -190,6 +198,7 @@ const struct token_entry *volume_token(const struct volume *v, int id)
 
 bool volume_keyslot_referenced(const struct volume *v, int keyslot)
 {
+	CS_LOCKED;
 	for (int i = 0; i < v->ntokens; i++) {
 		const struct token_entry *t = &v->tokens[i];
 		if (t->role == TOKEN_PENDING)

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "volume/volume.h"
 
 static int active_keyslots(struct crypt_device *cd)
 {
+	CS_LOCKED;
 	int n = 0;
 
 	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
@@ -40,6 +42,7 @@ int volume_pending_json(int keyslot, bool assigned, const char *op, char *buf, s
 
 int volume_pending_begin(struct volume *v, int keyslot, const char *op, const char *proof, struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_free_ char *json = NULL;
 	char base[256];
 	int r;
@@ -56,6 +59,7 @@ int volume_pending_begin(struct volume *v, int keyslot, const char *op, const ch
 
 int volume_cleanup_pending(struct volume *v, const struct volkey_config *cfg, struct errbuf *e)
 {
+	CS_LOCKED;
 	int fixed = 0, r;
 
 	for (int i = 0; i < v->ntokens; i++) {

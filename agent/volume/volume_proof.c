@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "base/b64.h"
+#include "base/cslock.h"
 #include "base/exitcode.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -21,6 +22,7 @@
 
 int volume_pending_proven(struct volume *v, const struct volkey_config *cfg, int pending, int keyslot)
 {
+	CS_LOCKED;
 	_cleanup_(key_uri_freep) struct key_uri *uri = NULL;
 	_cleanup_(kctx_freep) struct kctx *c = NULL;
 	_cleanup_secret_ void *secret = NULL, *vk = NULL;

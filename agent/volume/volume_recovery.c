@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/cslock.h"
 #include "base/secret.h"
 #include "base/testhook.h"
 #include "volume/volume.h"
@@ -40,6 +41,7 @@ static int make_phrase(char **ret)
 int volume_add_recovery(const char *device, const struct volkey_config *cfg,
 			int (*deliver)(const char *phrase, void *userdata), void *userdata, struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_secret_ void *vk = NULL;
 	_cleanup_secret_ char *phrase = NULL;
 	_cleanup_free_ char *json = NULL;

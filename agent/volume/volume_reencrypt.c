@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "base/aead.h"
+#include "base/cslock.h"
 #include "base/fileio.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -49,6 +50,7 @@ static int leftover_helpers(const char *name, char *buf, size_t n)
 
 int volume_vk_rotated(struct volume *v, char *buf, size_t n)
 {
+	CS_LOCKED;
 	for (int i = 0; i < v->ntokens; i++) {
 		const char *json = NULL, *created;
 		struct json_object *o, *m;
@@ -71,6 +73,7 @@ int volume_vk_rotated(struct volume *v, char *buf, size_t n)
 
 static int write_vk_marker(struct volume *v, struct errbuf *e)
 {
+	CS_LOCKED;
 	char now[32], json[160];
 	int id = CRYPT_ANY_TOKEN, r;
 
@@ -88,6 +91,7 @@ static int write_vk_marker(struct volume *v, struct errbuf *e)
  * volume key can only be put in keyslots whose secret volkey can unwrap. */
 static int check_carry_over(struct volume *v, const struct rotate_opts *o, struct errbuf *e)
 {
+	CS_LOCKED;
 	for (int k = 0; k < crypt_keyslot_max(CRYPT_LUKS2); k++) {
 		crypt_keyslot_info ki = crypt_keyslot_status(v->cd, k);
 		const struct token_entry *owner = NULL;
@@ -126,6 +130,7 @@ static int check_carry_over(struct volume *v, const struct rotate_opts *o, struc
 static int prepare(struct volume *v, const struct volkey_config *cfg, const struct rotate_opts *o, int *ret_old, int *ret_new, void **ret_pass,
 		   size_t *ret_len, struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_secret_ void *newvk = NULL;
 	int ids[VOLKEY_MAX_TOKENS], n = 0, r, vklen;
 
@@ -216,6 +221,8 @@ static int progress_cb(uint64_t size, uint64_t offset, void *usrptr)
 	double now = monotonic_ms();
 	struct rotate_progress p = { .size = size, .offset = offset, .eta_s = -1, .done = offset >= size };
 
+	/* Between two pieces libcryptsetup is idle: the other devices' threads get their turn. */
+	cs_yield();
 	if (!s->half && size && offset >= size / 2) {
 		s->half = true;
 		test_crash_point("reencrypt-half");
@@ -244,6 +251,7 @@ static bool resilience_ok(const char *r)
 
 int volume_reencrypt_pending(const char *device)
 {
+	CS_LOCKED;
 	struct crypt_device *cd = NULL;
 	crypt_reencrypt_info ri;
 
@@ -261,6 +269,7 @@ int volume_reencrypt_pending(const char *device)
 int volume_reencrypt(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
 		     struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_secret_ void *pass = NULL;
 	struct unlock_result u = { .token = -1 };
 	struct run_state st = { .o = o };

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/b64.h"
+#include "base/cslock.h"
 #include "base/secret.h"
 #include "base/testhook.h"
 #include "keys/backend.h"
@@ -27,6 +28,7 @@ static bool selected(const struct rotate_opts *o, const struct token_entry *t)
 static int verify_wrapped(struct volume *v, struct kctx *c, const struct key_uri *uri, const struct binding *b,
 			  const struct wrapped *w, int keyslot, char *ids, size_t idn, struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_secret_ void *secret = NULL;
 	size_t len = 0;
 	int r;
@@ -47,6 +49,7 @@ static int verify_wrapped(struct volume *v, struct kctx *c, const struct key_uri
 static int rewrap_token(struct volume *v, const struct token_entry *te, const struct key_uri *to,
 			const struct rotate_opts *o, const struct volkey_config *cfg, struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_(key_uri_freep) struct key_uri *from = NULL;
 	_cleanup_(kctx_freep) struct kctx *c = NULL;
 	_cleanup_free_ char *json = NULL;
@@ -116,6 +119,7 @@ out:
 static int secret_token(struct volume *v, const struct token_entry *te, const void *vk, size_t vklen,
 			const struct rotate_opts *o, const struct volkey_config *cfg, struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_(key_uri_freep) struct key_uri *uri = NULL;
 	_cleanup_(kctx_freep) struct kctx *c = NULL;
 	_cleanup_secret_ void *secret = NULL;
@@ -210,6 +214,7 @@ out:
 int volume_rotate_tokens(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
 			 struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_(key_uri_freep) struct key_uri *to = NULL;
 	_cleanup_secret_ void *vk = NULL;
 	int ids[VOLKEY_MAX_TOKENS], n = 0, r;

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <blkid/blkid.h>
 
+#include "base/cslock.h"
 #include "base/fileio.h"
 #include "volume/volume.h"
 #include "volume/volume_status.h"
@@ -89,6 +90,7 @@ static struct json_object *token_json(const struct token_entry *t)
 
 static const char *keyslot_role(const struct volume *v, int k, char *buf, size_t n)
 {
+	CS_LOCKED;
 	for (int i = 0; i < v->ntokens; i++) {
 		const struct token_entry *t = &v->tokens[i];
 		if (t->keyslot != k && crypt_token_is_assigned(v->cd, t->id, k) != 0)
@@ -112,6 +114,7 @@ static const char *keyslot_role(const struct volume *v, int k, char *buf, size_t
 
 static struct json_object *keyslots_json(const struct volume *v)
 {
+	CS_LOCKED;
 	struct json_object *a = json_object_new_array();
 	char buf[96];
 
@@ -136,6 +139,7 @@ static struct json_object *keyslots_json(const struct volume *v)
 
 static struct json_object *mappings_json(const char *device)
 {
+	CS_LOCKED;
 	struct json_object *a = json_object_new_array();
 	char dir[96], sub[400];
 	struct dirent *de;
@@ -173,6 +177,7 @@ static struct json_object *mappings_json(const char *device)
 
 int volume_status_json(const char *device, struct json_object **ret, struct errbuf *e)
 {
+	CS_LOCKED;
 	struct json_object *o, *tokens;
 	struct volume v;
 	uint32_t pflags = 0;
@@ -217,6 +222,7 @@ int volume_status_json(const char *device, struct json_object **ret, struct errb
 
 static bool is_volkey(const char *path)
 {
+	CS_LOCKED;
 	blkid_probe pr = blkid_new_probe_from_filename(path);
 	const char *type = NULL, *sub = NULL;
 	bool yes = false;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "volume/volume.h"
 #include "volume/volume_tune.h"
@@ -12,6 +13,7 @@
 int volume_set_perf_flags(const char *device, uint32_t flags, const struct volkey_config *cfg,
 			  struct perf_flags_result *ret, struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_(volume_done) struct volume v = { 0 };
 	struct unlock_result u = { .token = -1, .keyslot = -1 };
 	struct crypt_active_device cad;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/cslock.h"
 #include "base/exitcode.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -169,6 +170,7 @@ static void *lane_main(void *p)
 
 static bool keyslot_active(struct crypt_device *cd, int k)
 {
+	CS_LOCKED;
 	crypt_keyslot_info ki = crypt_keyslot_status(cd, k);
 	return ki == CRYPT_SLOT_ACTIVE || ki == CRYPT_SLOT_ACTIVE_LAST;
 }
@@ -176,6 +178,7 @@ static bool keyslot_active(struct crypt_device *cd, int k)
 /* Fills a lane for token t, or marks it failed at once. Returns whether to start it. */
 static bool lane_prepare(struct volume *v, const struct token_entry *t, struct lane *l)
 {
+	CS_LOCKED;
 	const char *json = NULL;
 	const char *bound;
 
@@ -247,6 +250,7 @@ static int summarize(struct volume *v, struct race *race, struct errbuf *e)
 
 static int try_secret(struct volume *v, struct lane *l, const char *name, uint32_t flags, struct unlock_result *ret)
 {
+	CS_LOCKED;
 	double t0 = monotonic_ms();
 	/* During a volume-key re-encryption the secret opens two keyslots (old and new
 	 * key): libcryptsetup needs both keys and finds them itself. */
@@ -268,6 +272,8 @@ static int try_secret(struct volume *v, struct lane *l, const char *name, uint32
 static int unlock(struct volume *v, const struct volkey_config *cfg, int only_token, const char *name,
 		  uint32_t flags, struct unlock_result *ret, struct errbuf *e)
 {
+	/* The lanes unwrap in parallel: the lock is taken only for each library call below. */
+	CS_SUSPENDED;
 	struct race *race = calloc(1, sizeof(*race));
 	int r = -ENOENT;
 
@@ -383,6 +389,7 @@ int volume_open(struct volume *v, const struct volkey_config *cfg, const char *n
 int volume_get_volume_key(struct volume *v, const struct volkey_config *cfg, void **ret_vk, size_t *ret_len,
 			  struct unlock_result *ret_unlock, struct errbuf *e)
 {
+	CS_LOCKED;
 	struct unlock_result u = { .token = -1, .keyslot = -1 };
 	_cleanup_secret_ void *vk = NULL;
 	size_t len;

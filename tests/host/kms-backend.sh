@@ -106,7 +106,7 @@ kms_ctl "$KMS_URL_A" /_volkey/fault '{"latency_ms": 0, "latency_calls": 0}'
 
 echo "== plain http only to loopback"
 AWS_ENDPOINT_URL_KMS=http://kms.example.invalid expect_exit 1 "$VK" unwrap aws-kms:alias/vol "$UUID" "$TMP/b1" app=db
-assert_grep 'refused: only https'
+assert_grep 'KMS endpoint http://kms.example.invalid refused: plain http only to a loopback host'
 [[ $(grep -c . "$TMP/volkey.conf") -gt 0 ]]
 
 echo "== shared credentials file: profile, and refused when readable by others"

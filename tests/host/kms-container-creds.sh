@@ -35,6 +35,6 @@ AWS_CONTAINER_AUTHORIZATION_TOKEN=wrong expect_exit 2 "$VK" wrap aws-kms:alias/v
 assert_grep 'container credentials at .*: HTTP 403'
 n=$(wc -l <"$TMP/ctr.log")
 AWS_CONTAINER_CREDENTIALS_FULL_URI=http://198.51.100.7/creds expect_exit 1 "$VK" wrap aws-kms:alias/vol "$UUID" "$TMP/b"
-assert_grep 'is not a loopback or ECS address'
+assert_grep 'container credentials URI http://198.51.100.7/creds refused: plain http only to a loopback host or the ECS/EKS credential address'
 [[ $(wc -l <"$TMP/ctr.log") -eq $n ]] || fail "a request was made"
 echo "container credentials ok"

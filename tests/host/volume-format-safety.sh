@@ -87,4 +87,26 @@ expect_exit 4 "$VOLKEY" format "$TMP/none" --key "$k" --yes
 assert_grep "^volkey: error: $TMP/none: No such file"
 expect_exit 4 "$VOLKEY" format /dev/null --key "$k" --yes
 assert_grep 'not a block device or regular file'
+echo "== checked again right before the header write: a change while the keys were wrapped aborts"
+fresh=$(new_loop fresh 48M)
+# format stops itself after wrapping (VOLKEY_TEST_PAUSE_AT); the test writes to the disk; format goes on
+race() { # WHAT-TO-DO REGEX
+	VOLKEY_TEST_PAUSE_AT=format-wrapped "$VOLKEY" format "$fresh" --key "$k" --yes >"$TMP/out" 2>&1 &
+	local pid=$! i
+	for i in $(seq 1 200); do [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == T ]] && break; sleep 0.05; done
+	[[ $(awk '{print $3}' "/proc/$pid/stat") == T ]] || fail "format did not pause"
+	eval "$1"
+	local before; before=$(dev_sum "$fresh")
+	kill -CONT "$pid"
+	wait "$pid" && rc=0 || rc=$?
+	[[ $rc -eq 5 ]] || { cat "$TMP/out"; fail "format went on after $fresh changed (exit $rc)"; }
+	assert_grep "^volkey: error: $fresh: $2 changed since it was checked; nothing was written$"
+	[[ $(wc -l <"$TMP/out") -eq 1 ]] || fail "not a one-line error"
+	[[ $(dev_sum "$fresh") == "$before" ]] || fail "format wrote to $fresh after it changed"
+	[[ -z $(blkid -p -o value -s TYPE "$fresh" 2>/dev/null) || $(blkid -p -o value -s TYPE "$fresh") != crypto_LUKS ]] ||
+		fail "a LUKS header was written"
+}
+race 'printf "written meanwhile" | dd of="$fresh" bs=1 seek=1000000 conv=notrunc status=none' "its contents"
+wipefs -qa "$fresh"; dd if=/dev/zero of="$fresh" bs=1M count=2 conv=notrunc status=none
+race 'mkfs.ext4 -q -F "$fresh"' "its signature"
 echo "format safety ok"

@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "base/macro.h"
 #include "base/secret.h"
@@ -189,6 +190,7 @@ static int crypt_params(const char *dev, const struct bench_config *c, char **re
 /* Runs a task that may create or remove a node, waiting for udev when it runs. */
 static bool dm_run_synced(struct dm_task *dmt)
 {
+	CS_LOCKED;
 	uint32_t cookie = 0;
 	bool ok;
 
@@ -202,6 +204,7 @@ static bool dm_run_synced(struct dm_task *dmt)
 int bench_map_create(const char *dev, unsigned long long size, const struct bench_config *c, char *ret_path,
 		     size_t n, struct errbuf *e)
 {
+	CS_LOCKED;
 	_cleanup_secret_ char *params = NULL;
 	char name[128], uuid[128];
 	struct dm_task *dmt;
@@ -235,6 +238,7 @@ int bench_map_create(const char *dev, unsigned long long size, const struct benc
 
 static int map_remove_name(const char *name)
 {
+	CS_LOCKED;
 	struct dm_task *dmt;
 	bool ok;
 
@@ -256,6 +260,7 @@ int bench_map_remove(const struct bench_config *c)
 
 int bench_map_remove_stale(void)
 {
+	CS_LOCKED;
 	struct dm_task *dmt;
 	struct dm_names *nm;
 	unsigned next = 0;

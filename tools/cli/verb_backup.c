@@ -6,12 +6,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "cli/verbs.h"
 #include "volume/volume.h"
 
 static int run(int argc, char **argv)
 {
+	CS_LOCKED;
 	struct errbuf e = { { 0 } };
 	struct volume v;
 	struct stat st;

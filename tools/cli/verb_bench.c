@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "base/cslock.h"
 #include "base/exitcode.h"
 #include "base/log.h"
 #include "bench/bench.h"
@@ -305,6 +306,7 @@ static void rm_tmpdir(const char *dir)
 /* Stores the best configuration's flags among those the volume's sector size allows. */
 static int apply(const struct bench_run *run, const char *volume, struct json_object *out)
 {
+	CS_LOCKED;
 	struct volkey_config cfg;
 	struct perf_flags_result res;
 	struct errbuf e = { 0 };

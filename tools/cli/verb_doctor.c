@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <json-c/json.h>
 
+#include "base/cslock.h"
 #include "base/exitcode.h"
 #include "base/log.h"
 #include "cli/doctor_keys.h"
@@ -162,6 +163,7 @@ static json_object *jstr(const char *s)
 
 static void print_json(const struct doctor *d, json_object *keys)
 {
+	CS_LOCKED;
 	json_object *o = json_object_new_object(), *k, *x, *c, *l, *libs, *e;
 
 	json_object_object_add(o, "volkey_version", jstr(VOLKEY_VERSION));

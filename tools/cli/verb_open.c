@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/cslock.h"
 #include "base/log.h"
 #include "cli/verb_util.h"
 #include "cli/verbs.h"
@@ -78,6 +79,7 @@ static int run_open(int argc, char **argv)
 /* Whatever open accepts, close accepts: a LUKS2 header with a volkey token. */
 static bool has_volkey_token(struct crypt_device *cd)
 {
+	CS_LOCKED;
 	for (int id = 0; id < VOLKEY_MAX_TOKENS; id++) {
 		const char *type = NULL;
 		crypt_token_info ti = crypt_token_status(cd, id, &type);
@@ -89,6 +91,7 @@ static bool has_volkey_token(struct crypt_device *cd)
 
 static int run_close(int argc, char **argv)
 {
+	CS_LOCKED;
 	struct crypt_device *cd = NULL;
 	const char *name, *sub;
 	int r;

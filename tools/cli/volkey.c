@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/cslock.h"
 #include "base/exitcode.h"
 #include "base/log.h"
 #include "base/memhooks.h"
@@ -77,7 +78,10 @@ int main(int argc, char **argv)
 	log_setup("volkey");
 	volume_log_setup();
 	/* volkey reads its own tokens; no token plugin (ours or another's) runs in this process. */
-	crypt_token_external_disable();
+	{
+		CS_LOCKED;
+		crypt_token_external_disable();
+	}
 	/* '+': stop at the verb, whose own options follow it. */
 	while ((c = getopt_long(argc, argv, "+c:dhV", opts, NULL)) >= 0) {
 		switch (c) {
