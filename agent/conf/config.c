@@ -22,6 +22,7 @@ void config_defaults(struct volkey_config *c)
 	c->kms_retry_cap_ms = 20000;
 	c->imds_timeout_ms = 1000;
 	snprintf(c->p11_mechanism, sizeof(c->p11_mechanism), "aes-key-wrap");
+	snprintf(c->p11_pin_dir, sizeof(c->p11_pin_dir), "/etc/volkey/pins");
 	policy_defaults(&c->policy);
 }
 
@@ -156,6 +157,8 @@ static int handler(void *user, const char *section, const char *name, const char
 			return set_str(c->p11_module, sizeof(c->p11_module), value);
 		if (!strcmp(name, "allowed_modules"))
 			return set_str(c->p11_allowed_modules, sizeof(c->p11_allowed_modules), value);
+		if (!strcmp(name, "pin_dir"))
+			return value[0] == '/' && set_str(c->p11_pin_dir, sizeof(c->p11_pin_dir), value);
 		return 0;
 	}
 	if (!strcmp(section, "nvme")) {

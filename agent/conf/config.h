@@ -46,9 +46,11 @@ struct volkey_config {
 	/* [pkcs11] */
 	char p11_mechanism[64];
 	char p11_module[256];
-	/* Space-separated module paths a pkcs11: URI read from a LUKS token may load,
-	 * besides [pkcs11] module and root-owned modules under /usr/lib and /lib. */
+	/* Space-separated module paths a pkcs11: URI may load besides [pkcs11] module;
+	 * no other module is ever loaded (keytrust.c). */
 	char p11_allowed_modules[1024];
+	/* The directory every pin-source must be in (default /etc/volkey/pins). */
+	char p11_pin_dir[256];
 	/* [nvme] match = CLASS|MODEL-GLOB|SERIAL-GLOB, repeatable (see nvme_match.h) */
 	char nvme_match[8][128];
 	int nvme_nmatch;

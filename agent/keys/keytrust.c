@@ -1,51 +1,75 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* Which key URIs read from a disk may be acted on. A LUKS token is data an
- * attacker with the disk can write; a PKCS#11 module-path in it would be code
- * that volkey loads as root. Only modules the administrator named, or root-owned
- * ones in the system library directories, are loaded. */
+/* Which key URIs may be acted on. A LUKS token is data an attacker with the
+ * disk can write; a PKCS#11 module-path in it would be code that volkey loads
+ * as root, a pin-source a file it reads as root. Only the modules volkey.conf
+ * names are loaded, and only PIN files under [pkcs11] pin_dir are read. A KMS
+ * key ARN in it names an account: [kms] allowed_accounts / allowed_keys say
+ * which ones are tried. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/macro.h"
 #include "keys/keytrust.h"
+#include "keys/p11_pin.h"
 
-static bool same_file(const char *a_real, const char *b)
+/* Is the configured path p (symlinks followed: the administrator wrote it) the file st? */
+static bool same_file(const struct stat *st, const char *p)
 {
-	_cleanup_free_ char *rb = NULL;
+	struct stat ps;
 
-	if (!b || !*b)
-		return false;
-	rb = realpath(b, NULL);
-	return rb && strcmp(a_real, rb) == 0;
+	return p && *p && stat(p, &ps) == 0 && ps.st_dev == st->st_dev && ps.st_ino == st->st_ino;
 }
 
-static bool in_list(const char *real, const char *list)
+static bool allowed(const struct stat *st, const struct volkey_config *cfg)
 {
-	char buf[sizeof(((struct volkey_config *)0)->p11_allowed_modules)];
+	char buf[sizeof(cfg->p11_allowed_modules)];
 	char *save = NULL;
 
-	snprintf(buf, sizeof(buf), "%s", list);
+	if (same_file(st, cfg->p11_module))
+		return true;
+	snprintf(buf, sizeof(buf), "%s", cfg->p11_allowed_modules);
 	for (char *w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save))
-		if (same_file(real, w))
+		if (same_file(st, w))
 			return true;
 	return false;
 }
 
-static bool system_owned(const char *real)
+int keytrust_module_open(const struct volkey_config *cfg, const char *path, int *ret_fd, struct stat *ret_st,
+			 struct errbuf *e)
 {
-	static const char *const dirs[] = { "/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/" };
+	_cleanup_free_ char *real = NULL;
+	_cleanup_close_ int fd = -1;
 	struct stat st;
 
-	if (stat(real, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
-		if (strncmp(real, dirs[i], strlen(dirs[i])) == 0)
-			return true;
-	return false;
+	if (path[0] != '/')
+		return err_fail(e, -EINVAL, "PKCS#11 module path %s is not absolute", path);
+	real = realpath(path, NULL);
+	if (!real)
+		return err_fail(e, negative_errno(), "PKCS#11 module %s: %s", path, strerror(errno));
+	/* The file itself from here on: a symlink swapped in after realpath() fails
+	 * with ELOOP, and whatever was opened is judged by its descriptor. */
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return err_fail(e, negative_errno(), "PKCS#11 module %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || !allowed(&st, cfg))
+		return err_fail(e, -EPERM,
+				"PKCS#11 module %s is not allowed: volkey.conf names it in neither [pkcs11] module nor "
+				"allowed_modules",
+				path);
+	if (st.st_uid != 0 || (st.st_mode & 022))
+		return err_fail(e, -EPERM,
+				"PKCS#11 module %s is refused: owned by uid %u, mode %04o (must be owned by root and "
+				"not writable by group or others)",
+				path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	*ret_fd = TAKE_FD(fd);
+	*ret_st = st;
+	return 0;
 }
 
 /* word (optionally written with "aws-kms:") in a space- or comma-separated list */
@@ -78,21 +102,26 @@ static int kms_key_allowed(const struct key_uri *u, const struct volkey_config *
 
 int key_uri_trusted(const struct key_uri *u, const struct volkey_config *cfg, struct errbuf *e)
 {
-	_cleanup_free_ char *real = NULL;
+	struct stat st;
+	int fd, r;
 
 	if (u->kind == KEY_AWS_KMS)
 		return kms_key_allowed(u, cfg, e);
-	if (u->kind != KEY_PKCS11 || !u->module_path)
+	if (u->kind != KEY_PKCS11)
 		return 0;
-	real = realpath(u->module_path, NULL);
-	if (!real)
-		return err_fail(e, negative_errno(), "PKCS#11 module %s: %s", u->module_path, strerror(errno));
-	if (same_file(real, cfg->p11_module) || in_list(real, cfg->p11_allowed_modules) || system_owned(real))
-		return 0;
-	return err_fail(e, -EPERM,
-			"PKCS#11 module %s is not allowed for keys named in volume headers (name it in [pkcs11] "
-			"allowed_modules)",
-			u->module_path);
+	if (u->module_path) {
+		r = keytrust_module_open(cfg, u->module_path, &fd, &st, e);
+		if (r < 0)
+			return r;
+		close(fd);
+	}
+	if (u->pin_source && *u->pin_source) {
+		r = p11_pin_open(cfg, u->pin_source, &fd, e);
+		if (r < 0)
+			return r;
+		close(fd);
+	}
+	return 0;
 }
 
 int key_uri_load(const char *text, const struct volkey_config *cfg, struct key_uri **ret, struct errbuf *why)

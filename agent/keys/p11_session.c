@@ -1,22 +1,29 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <p11-kit/uri.h>
 
 #include "base/macro.h"
 #include "base/secret.h"
+#include "keys/keytrust.h"
 #include "keys/p11_pin.h"
 #include "keys/p11_rv.h"
 #include "keys/p11_session.h"
 
 /* A module is loaded and initialized once per process and shared by every
  * context (the unlock race runs one per thread): C_Finalize runs when the last
- * context lets go, never under another thread's session. */
+ * context lets go, never under another thread's session. A module is the file
+ * (st_dev, st_ino), not the path: two paths to one file (symlinks, bind mounts)
+ * share one load, and a path whose file was replaced loads the new file. */
 struct p11_module {
-	char *path;
+	char *path;         /* as the URI or volkey.conf named it, for messages */
+	dev_t dev;
+	ino_t ino;
 	void *dl;
 	CK_FUNCTION_LIST *f;
 	bool finalize;      /* we initialized it (not CKR_CRYPTOKI_ALREADY_INITIALIZED) */
@@ -26,6 +33,24 @@ struct p11_module {
 
 static pthread_mutex_t loaded_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct p11_module *loaded;
+
+/* The descriptor each module file was checked and loaded through, one per file,
+ * open for the life of the process (under loaded_mu). dlopen() knows a loaded
+ * object by its name, "/proc/self/fd/N", and an object can stay mapped after
+ * dlclose() (C++ modules with unique symbols are never unloaded): were N closed
+ * and reused, dlopen() of another file through it would hand back the old one. */
+struct p11_modfile {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	struct p11_modfile *next;
+};
+static struct p11_modfile *modfiles;
+
+static bool same_ino(dev_t dev, ino_t ino, const struct stat *st)
+{
+	return dev == st->st_dev && ino == st->st_ino;
+}
 
 struct p11_modref {
 	struct p11_module *m;
@@ -102,16 +127,24 @@ static void module_unload(struct p11_module *m)
 	free(m);
 }
 
-static int module_load(struct kctx *c, const char *path, struct p11_module **ret);
+static int module_load(struct kctx *c, const char *path, int fd, const struct stat *st, struct p11_module **ret);
 
+/* The module at path, checked (keytrust_module_open()) every time and looked up
+ * by the file it opened. */
 static int module_get(struct kctx *c, struct p11_state *s, const char *path, struct p11_module **ret)
 {
+	struct errbuf e = { { 0 } };
 	struct p11_module *m = NULL;
 	struct p11_modref *ref;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
 	int r;
 
+	r = keytrust_module_open(kctx_config(c), path, &fd, &st, &e);
+	if (r < 0)
+		return kctx_fail(c, r, "%s", e.msg);
 	for (ref = s->modules; ref; ref = ref->next)
-		if (strcmp(ref->m->path, path) == 0) {
+		if (same_ino(ref->m->dev, ref->m->ino, &st)) {
 			*ret = ref->m;
 			return 0;
 		}
@@ -120,13 +153,13 @@ static int module_get(struct kctx *c, struct p11_state *s, const char *path, str
 		return -ENOMEM;
 	pthread_mutex_lock(&loaded_mu);
 	for (m = loaded; m; m = m->next)
-		if (strcmp(m->path, path) == 0)
+		if (same_ino(m->dev, m->ino, &st))
 			break;
 	if (m) {
 		m->refs++;
 		r = 0;
 	} else {
-		r = module_load(c, path, &m);
+		r = module_load(c, path, TAKE_FD(fd), &st, &m);
 		if (r == 0) {
 			m->refs = 1;
 			m->next = loaded;
@@ -145,25 +178,52 @@ static int module_get(struct kctx *c, struct p11_state *s, const char *path, str
 	return 0;
 }
 
-/* Called with loaded_mu held. */
-static int module_load(struct kctx *c, const char *path, struct p11_module **ret)
+/* The descriptor to load st's file through: fd, kept in modfiles, or the one
+ * kept there for the same file before (fd is closed then). Called with loaded_mu held. */
+static int modfile_fd(int fd, const struct stat *st)
+{
+	struct p11_modfile *f;
+
+	for (f = modfiles; f; f = f->next)
+		if (same_ino(f->dev, f->ino, st)) {
+			close(fd);
+			return f->fd;
+		}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->fd = fd;
+	f->next = modfiles;
+	modfiles = f;
+	return fd;
+}
+
+/* Loads the checked descriptor fd (taken) of the module path names. Called with loaded_mu held. */
+static int module_load(struct kctx *c, const char *path, int fd, const struct stat *st, struct p11_module **ret)
 {
 	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
 	CK_C_GetFunctionList get_list;
 	struct p11_module *m = NULL;
-	struct stat st;
+	char proc[64];
 	CK_RV rv;
 
-	if (path[0] != '/')
-		return kctx_fail(c, -EINVAL, "PKCS#11 module path %s is not absolute", path);
-	if (stat(path, &st) < 0)
-		return kctx_fail(c, negative_errno(), "PKCS#11 module %s: %m", path);
+	fd = modfile_fd(fd, st);
+	if (fd < 0)
+		return fd;
 	m = calloc(1, sizeof(*m));
 	if (!m || !(m->path = strdup(path))) {
 		free(m);
 		return -ENOMEM;
 	}
-	m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	m->dev = st->st_dev;
+	m->ino = st->st_ino;
+	/* The file keytrust_module_open() checked, not whatever path names by now. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	m->dl = dlopen(proc, RTLD_NOW | RTLD_LOCAL);
 	if (!m->dl) {
 		const char *e = dlerror();
 		module_unload(m);

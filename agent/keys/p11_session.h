@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PKCS#11 modules and logged-in sessions, cached on the key context so that
- * several unwraps share one module load and one login. A module is loaded with
- * dlopen (the URI's module-path, else [pkcs11] module from volkey.conf) and
- * initialized once; its token is the one initialized token the URI matches;
+ * several unwraps share one module load and one login. A module (the URI's
+ * module-path, else [pkcs11] module from volkey.conf) must be one volkey.conf
+ * names; it is opened and checked (keytrust_module_open()), loaded with dlopen
+ * through that descriptor, once per file (device and inode), and initialized
+ * once; its token is the one initialized token the URI matches;
  * the session is read-write (session objects need it) and logged in as CKU_USER
  * with the PIN from the URI's pin-source. */
 #pragma once
@@ -28,7 +30,8 @@ struct p11_token {
 };
 
 /* The session for u's token, from the cache or newly opened and logged in.
- * Errors are set on the context: -EINVAL (no module, no pin-source), -ENOENT
+ * Errors are set on the context: -EINVAL (no module, no pin-source), -EPERM
+ * (module not in volkey.conf, pin-source outside [pkcs11] pin_dir), -ENOENT
  * (module file missing), -ENOPKG (not a PKCS#11 module), -ENODEV (no matching
  * token), -ENOTUNIQ (several match), -EACCES (PIN rejected), ... */
 int p11_token_get(struct kctx *c, const struct key_uri *u, struct p11_token **ret);

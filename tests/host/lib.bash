@@ -130,7 +130,8 @@ plugin_cryptsetup() {
 }
 
 # softhsm_init: a SoftHSM2 token "volkey-test" (PIN in $TMP/pin) holding one AES-256
-# key "kek", all in $TMP; sets P11_KEK to its key URI. Skips when SoftHSM2 is absent.
+# key "kek", all in $TMP; sets P11_KEK to its key URI and P11_CONF to the volkey.conf
+# lines that allow it (the module, pin_dir $TMP). Skips when SoftHSM2 is absent.
 softhsm_init() {
 	local mod=/usr/lib/softhsm/libsofthsm2.so
 	[[ -e $mod ]] && command -v softhsm2-util >/dev/null || skip "softhsm2 is not installed (make deps)"
@@ -145,6 +146,7 @@ softhsm_init() {
 	rm -f "$TMP/aes.raw"
 	printf '1234\n' >"$TMP/pin"; chmod 600 "$TMP/pin"
 	P11_KEK="pkcs11:token=volkey-test;object=kek?module-path=$mod&pin-source=$TMP/pin"
+	P11_CONF=$(printf '[pkcs11]\nallowed_modules = %s\npin_dir = %s' "$mod" "$TMP")
 }
 
 # with_journal LOG CMD...: run CMD with a fake journald (tests/fakes/journal.py) at

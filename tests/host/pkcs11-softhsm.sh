@@ -17,8 +17,10 @@ objectstore.backend = file
 log.level = ERROR
 slots.removable = false
 CONF
-: >"$TMP/empty.conf"
-export VOLKEY_CONFIG=$TMP/empty.conf
+# volkey loads only modules volkey.conf names and reads PINs only under pin_dir
+# (pkcs11-trust.sh tests those rules); notalib.so is allowed to test a non-module.
+printf '[pkcs11]\nallowed_modules = %s %s\npin_dir = %s\n' "$MOD" "$TMP/notalib.so" "$TMP" >"$TMP/base.conf"
+export VOLKEY_CONFIG=$TMP/base.conf
 
 softhsm2-util --init-token --free --label volkey-test --pin 1234 --so-pin 5678 >/dev/null
 softhsm2-util --init-token --free --label volkey-other --pin 4321 --so-pin 5678 >/dev/null
@@ -96,6 +98,7 @@ cat >"$TMP/p11.conf" <<CONF
 [pkcs11]
 module = $MOD
 mechanism = aes-key-wrap-pad
+pin_dir = $TMP
 CONF
 NOMOD="pkcs11:token=volkey-test;object=kek?pin-source=file:$TMP/pin"
 expect_exit 0 "$VK" --config "$TMP/p11.conf" wrap "$NOMOD" "$UUID" "$TMP/b4"
@@ -146,8 +149,9 @@ assert_grep "PIN rejected by token 'volkey-test' \(CKR_PIN_INCORRECT\)"
 assert_no_grep '9999'
 expect_exit 4 "$VK" unwrap "$(uri volkey-test kek pin-source=$TMP/nopin)" "$UUID" "$TMP/b1" app=db
 assert_grep "PIN file $TMP/nopin: No such file"
-expect_exit 1 "$VK" unwrap "$(uri volkey-test kek pin-source=$TMP)" "$UUID" "$TMP/b1" app=db
-assert_grep "PIN file $TMP is not a regular file"
+mkdir -m 700 "$TMP/pindir"
+expect_exit 1 "$VK" unwrap "$(uri volkey-test kek pin-source=$TMP/pindir)" "$UUID" "$TMP/b1" app=db
+assert_grep "PIN file $TMP/pindir is not a regular file"
 expect_exit 1 "$VK" unwrap "pkcs11:token=volkey-test;object=kek?module-path=$MOD" "$UUID" "$TMP/b1" app=db
 assert_grep 'the pkcs11 URI has no pin-source'
 expect_exit 1 "$VK" unwrap "pkcs11:token=volkey-test;object=kek?module-path=$MOD&pin-value=1234" "$UUID" \

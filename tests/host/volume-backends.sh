@@ -16,6 +16,7 @@ endpoint = $KMS_URL_A
 retry_base_ms = 50
 deadline_ms = 8000
 connect_timeout_ms = 500
+$P11_CONF
 CONF
 export VOLKEY_CONFIG=$TMP/volkey.conf
 L=$KMS_LOG_A

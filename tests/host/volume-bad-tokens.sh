@@ -85,10 +85,11 @@ C
 gcc -shared -fPIC -o "$TMP/evil.so" "$TMP/evil.c"
 export EVIL_MARK=$TMP/evil-ran
 # A well-formed PKCS#11 envelope (VKP1, CKM_AES_KEY_WRAP, 40-byte wrapped key), so only the module decides.
-put_token "$b" 0 "import base64; t['key_uri']='pkcs11:token=x;object=y?module-path=$TMP/evil.so&pin-source=/dev/null'; t['wrapped']=base64.b64encode(b'VKP1\\x01\\x00\\x00\\x21\\x09\\x00\\x00\\x28'+bytes(100)).decode()"
-bad_open 2 "token 0 \(pkcs11:.*\): PKCS#11 module $TMP/evil.so is not allowed for keys named in volume headers"
+printf '1234\n' >"$TMP/evil.pin"; chmod 600 "$TMP/evil.pin"
+put_token "$b" 0 "import base64; t['key_uri']='pkcs11:token=x;object=y?module-path=$TMP/evil.so&pin-source=$TMP/evil.pin'; t['wrapped']=base64.b64encode(b'VKP1\\x01\\x00\\x00\\x21\\x09\\x00\\x00\\x28'+bytes(100)).decode()"
+bad_open 2 "token 0 \(pkcs11:.*\): PKCS#11 module $TMP/evil.so is not allowed: volkey.conf names it in neither \[pkcs11\] module nor allowed_modules"
 [[ ! -e $EVIL_MARK ]] || fail "the token's module was loaded"
-printf '[pkcs11]\nallowed_modules = %s\n' "$TMP/evil.so" >"$TMP/allow.conf"
+printf '[pkcs11]\nallowed_modules = %s\npin_dir = %s\n' "$TMP/evil.so" "$TMP" >"$TMP/allow.conf"
 VOLKEY_CONFIG=$TMP/allow.conf "$VOLKEY" open --test "$b" >"$TMP/out" 2>&1 || true
 [[ -e $EVIL_MARK ]] || fail "an allowed module was not even tried (allow-list not read)"
 echo "== not LUKS2 at all; LUKS2 without a volkey token"

@@ -68,7 +68,7 @@ expect_exit 1 "$VOLKEY" format "$dev" --yes
 expect_exit 1 "$VOLKEY" format --key "$k" --yes
 echo "== a PKCS#11 module that unlock would refuse is refused before anything is written"
 expect_exit 2 "$VOLKEY" format "$dev" --key "pkcs11:token=x;object=y?module-path=$TMP/empty.conf&pin-source=/dev/null" --yes --force
-assert_grep "^volkey: error: $dev: PKCS#11 module $TMP/empty.conf is not allowed for keys named in volume headers .*nothing was written$"
+assert_grep "^volkey: error: $dev: PKCS#11 module $TMP/empty.conf is not allowed: volkey.conf names it in neither .*nothing was written$"
 [[ $(dev_sum "$dev") == "$before" ]] || fail "a refused format changed $dev"
 echo "== an unreachable key: nothing written"
 expect_exit 4 "$VOLKEY" format "$dev" --key "file:$TMP/absent.kek" --yes --force
