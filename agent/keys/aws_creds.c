@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <curl/curl.h>
-#include <ini.h>
 
 #include "base/curlutil.h"
 #include "base/json_secret.h"
@@ -107,13 +107,6 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
 	return 1;
 }
 
-/* inih reads lines into a stack buffer: scrub the stack region it used. */
-static __attribute__((noinline)) void scrub_stack(void)
-{
-	volatile unsigned char buf[16384];
-	secret_wipe((void *)buf, sizeof(buf));
-}
-
 static const char *profile_name(const struct volkey_config *cfg)
 {
 	const char *p = getenv("AWS_PROFILE");
@@ -137,29 +130,133 @@ static int file_path(const char *env, const char *leaf, char *buf, size_t n)
 	return 0;
 }
 
+/* The shared files hold the secret access key: they are read whole into secret
+ * memory and parsed in place, so no stdio buffer and no parser line buffer (heap
+ * or stack) ever holds it. The dialect is what the AWS files use and inih read:
+ * [section]; name = value or name: value; comment lines starting with ; or #,
+ * and " ;" comments after a value; surrounding blanks removed. A line indented
+ * under a name continues it (the AWS CLI's nested values, as in "s3 =") and is
+ * skipped here. */
+#define SHARED_FILE_MAX (256 * 1024)
+
+static bool blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v';
+}
+
+static char *strip(char *b, char *e)
+{
+	while (b < e && blank(*b))
+		b++;
+	while (e > b && blank(e[-1]))
+		e--;
+	*e = '\0';
+	return b;
+}
+
+/* Parses buf (NUL-terminated, modified) calling ini_cb; 0, or the first bad line's number. */
+static int ini_parse_secret(char *buf, struct ini_state *st)
+{
+	char *line = buf, section[160] = "";
+	bool after_name = false;
+	int n = 0, bad = 0;
+
+	if ((unsigned char)line[0] == 0xef && (unsigned char)line[1] == 0xbb && (unsigned char)line[2] == 0xbf)
+		line += 3; /* UTF-8 BOM */
+	while (*line) {
+		char *end = strchr(line, '\n'), *next = end ? end + 1 : line + strlen(line), *b, *eq;
+		bool indented = blank(*line);
+
+		if (!end)
+			end = next;
+		n++;
+		b = strip(line, end);
+		line = next;
+		if (!*b || *b == ';' || *b == '#')
+			continue;
+		if (indented && after_name)
+			continue;
+		after_name = false;
+		if (*b == '[') {
+			char *close = strchr(b, ']');
+			if (!close) {
+				bad = bad ? bad : n;
+				continue;
+			}
+			*close = '\0';
+			snprintf(section, sizeof(section), "%s", b + 1);
+			continue;
+		}
+		eq = strpbrk(b, "=:");
+		if (!eq || eq == b) {
+			bad = bad ? bad : n;
+			continue;
+		}
+		for (char *v = eq + 1; *v; v++)
+			if (*v == ';' && blank(v[-1])) {
+				*v = '\0';
+				break;
+			}
+		*eq = '\0';
+		after_name = true;
+		ini_cb(st, section, strip(b, eq), strip(eq + 1, eq + 1 + strlen(eq + 1)));
+	}
+	return bad;
+}
+
+/* The file fd (of sb's size, as fstat found it) in secret memory, NUL-terminated. */
+static int read_secret_file(int fd, const struct stat *sb, char **ret)
+{
+	_cleanup_secret_ char *buf = NULL;
+	size_t len = 0, want = (size_t)sb->st_size;
+
+	buf = secret_alloc(want + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (len < want) {
+		ssize_t k = read(fd, buf + len, want - len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return negative_errno();
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
 static int parse_shared(const char *path, const char *section, struct ini_state *st, char *err, size_t err_n)
 {
+	_cleanup_close_ int fd = -1;
+	_cleanup_secret_ char *buf = NULL;
 	struct stat sb;
-	FILE *f;
 	int r;
 
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : negative_errno();
-	if (fstat(fileno(f), &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		fclose(f); /* /dev/null and friends: no credentials there */
-		return -ENOENT;
-	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return -ENOENT; /* /dev/null and friends: no credentials there */
 	if (!st->region_only && (sb.st_mode & 077)) {
-		fclose(f);
 		snprintf(err, err_n, "credentials file %s has mode %04o: must not be readable by group or others", path,
 			 (unsigned)(sb.st_mode & 07777));
 		return -EPERM;
 	}
+	if (sb.st_size > SHARED_FILE_MAX) {
+		snprintf(err, err_n, "%s holds %lld bytes: more than the %d read from an AWS shared file", path,
+			 (long long)sb.st_size, SHARED_FILE_MAX);
+		return -EFBIG;
+	}
+	r = read_secret_file(fd, &sb, &buf);
+	if (r < 0) {
+		snprintf(err, err_n, "%s: %s", path, strerror(-r));
+		return r;
+	}
 	st->want_section = section;
-	r = ini_parse_file(f, ini_cb, st);
-	fclose(f);
-	scrub_stack();
+	r = ini_parse_secret(buf, st);
 	if (r != 0) {
 		snprintf(err, err_n, "%s: syntax error on line %d", path, r);
 		return -EINVAL;

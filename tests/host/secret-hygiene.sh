@@ -1,7 +1,8 @@
 #!/bin/bash
 # Secrets stay in the secret allocator: the core of a process holding an
 # unwrapped secret (after its KMS client is gone) contains neither the secret nor
-# its base64, nor the AWS secret key; the environment no longer holds the AWS
+# its base64, nor the AWS secret key, whether that came from the environment or
+# from the shared credentials file; the environment no longer holds the AWS
 # secret; no debug log line carries a secret.
 source "$(dirname "$0")/lib.bash"
 command -v gcore >/dev/null || fail "gcore (gdb) missing: make deps"
@@ -69,6 +70,39 @@ print("core: %d MiB searched; %s" % (len(core) >> 20, "; ".join(bad) if bad else
 sys.exit(1 if bad else 0)
 PY
 kill "$pid"
+wait "$pid" 2>/dev/null || true
+
+echo "== core dump of a process whose AWS secret came from the shared credentials file"
+# The file is read into secret memory and parsed there: no stdio buffer, no
+# parser line buffer (heap or stack) keeps the secret access key.
+mkdir -m 700 "$TMP/aws"
+{
+	printf '# profiles\n[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = other-secret-xyz\n\n'
+	printf '[default]\naws_access_key_id = AKIDTEST1\naws_secret_access_key = %s\nregion = eu-west-1\n' "$SK"
+} >"$TMP/aws/credentials"
+chmod 600 "$TMP/aws/credentials"
+(
+	unset AWS_SECRET_ACCESS_KEY AWS_ACCESS_KEY_ID
+	export AWS_SHARED_CREDENTIALS_FILE=$TMP/aws/credentials
+	exec "$HOLD_VK" unwrap-hold aws-kms:alias/vol "$UUID" "$TMP/blob" app=db >"$TMP/hold2.out" 2>"$TMP/hold2.err"
+) &
+pid=$!
+on_exit "kill $pid 2>/dev/null"
+for _ in $(seq 1 100); do grep -q '^ready' "$TMP/hold2.out" && break; sleep 0.05; done
+grep -q '^ready' "$TMP/hold2.out" || { cat "$TMP/hold2.err"; fail "holder (credentials file) not ready"; }
+grep -qaF -- "$SK" /proc/$pid/environ && fail "control: the secret must not come from the environment here"
+gcore -o "$TMP/core2" "$pid" >/dev/null 2>&1 || fail "gcore failed"
+core=$TMP/core2.$pid
+grep -qa 'arn:aws:kms:eu-west-1:111122223333:key/' "$core" || fail "control string not in the core: dump unusable"
+"$PY" - "$core" "$SK" other-secret-xyz <<'PY' || fail "the credentials file's secret is in the core dump"
+import sys
+core = open(sys.argv[1], "rb").read()
+bad = ["%s at offset %d" % (n, core.index(n.encode())) for n in sys.argv[2:] if n.encode() in core]
+print("core: %d MiB searched; %s" % (len(core) >> 20, "; ".join(bad) if bad else "no secret found"))
+sys.exit(1 if bad else 0)
+PY
+kill "$pid"
+cat "$TMP/hold2.err" >>"$TMP/hold.err"
 
 echo "== no secret in debug logs"
 "$VOLKEY" --debug doctor --key aws-kms:alias/vol >"$TMP/doc.out" 2>"$TMP/doc.err" || true
