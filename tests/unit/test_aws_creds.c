@@ -24,14 +24,14 @@
 /* Real session tokens are longer than the 200-byte lines inih reads by default. */
 #define TOKEN_PART "FwoGZXIvYXdzEBYaDLONGTOKENPART0123456789abcdef"
 
+static const char *volatile needles[3];
+static volatile int found;
+
 #if defined(__SANITIZE_ADDRESS__)
-#define FREE_HOOK 0 /* ASan owns malloc and free */
+#define FREE_HOOK 0 /* ASan owns malloc and free: the heap is not searched */
 #else
 #define FREE_HOOK 1
 void __libc_free(void *p);
-
-static const char *volatile needles[3];
-static volatile int found;
 
 void free(void *p)
 {
@@ -47,16 +47,10 @@ void free(void *p)
 
 static void watch(const char *a, const char *b, const char *c)
 {
-#if FREE_HOOK
 	needles[0] = a;
 	needles[1] = b;
 	needles[2] = c;
 	found = 0;
-#else
-	(void)a;
-	(void)b;
-	(void)c;
-#endif
 }
 
 static char dir[] = "/tmp/volkey-awscreds-XXXXXX";
@@ -166,7 +160,8 @@ TEST(credentials_file_secret_never_in_freed_heap)
 
 	watch(SECRET, OTHER, TOKEN);
 	CHECK_EQ_INT(aws_creds_load(&cfg, &c, err, sizeof(err)), 0);
-	CHECK_EQ_INT(found, 0);
+	if (FREE_HOOK)
+		CHECK_EQ_INT(found, 0);
 	CHECK_STREQ(c.akid, "AKIDTEST1");
 	CHECK_STREQ(c.secret, SECRET);
 	CHECK_STREQ(c.token, TOKEN);
@@ -188,7 +183,8 @@ TEST(credentials_file_secret_never_in_freed_heap)
 		CHECK_EQ_INT(aws_profile_region(&cfg, region, sizeof(region)), 0);
 		CHECK_STREQ(region, "eu-west-3");
 	}
-	CHECK_EQ_INT(found, 0);
+	if (FREE_HOOK)
+		CHECK_EQ_INT(found, 0);
 	watch(NULL, NULL, NULL);
 }
 
