@@ -119,6 +119,28 @@ TEST(endpoint_urls_are_parsed_not_prefixed)
 	}
 }
 
+/* Found by tests/fuzz/fuzz_key_uri.c: the rewrite looked for the account's text
+ * anywhere in the ARN and found "a" in "arn:", giving
+ * "arn:aws:kms:us-east-2:arn:aws:kms:usrn:a:alias/volkey". Should ARN validation come
+ * to refuse this URI, refusing it is as good: what must not happen is a wrong ARN. */
+TEST(arn_for_region_rewrites_the_region_only)
+{
+	struct key_uri *u = NULL;
+	char *s;
+
+	if (key_uri_parse("aws-kms:arn:aws:kms:usrn:a:alias/volkey", &u) == 0) {
+		s = key_uri_arn_for_region(u, "us-east-2");
+		CHECK_STREQ(s, "arn:aws:kms:us-east-2:a:alias/volkey");
+		free(s);
+		key_uri_free(u);
+	}
+	CHECK_EQ_INT(key_uri_parse("aws-kms:arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/vol", &u), 0);
+	s = key_uri_arn_for_region(u, "us-gov-east-1");
+	CHECK_STREQ(s, "arn:aws-us-gov:kms:us-gov-east-1:111122223333:alias/vol");
+	free(s);
+	key_uri_free(u);
+}
+
 TEST(bad_uris_are_refused)
 {
 	static const char *const bad[] = {
@@ -139,6 +161,8 @@ TEST(bad_uris_are_refused)
 		"aws-kms:arn:aws:kms:eu-west-1:111122223333:key/12#@x", "aws-kms:arn:aws:kms:eu-west-1:111122223333:key/",
 		"aws-kms:arn:aws:kms:eu-west-1:111122223333:key/a:b", "aws-kms:arn:aws:kms:eu-west-1::111122223333:key/a",
 		"aws-kms:alias/a@b", "aws-kms:1234abcd@evil", "aws-kms:arn:aws:kms:eu--west-1:111122223333:key/a",
+		/* empty fields are fields: strtok_r used to skip them and accept these */
+		"aws-kms:arn:aws:kms::eu-west-1:111122223333:key/x", "aws-kms:arn:aws:kms:eu-west-1:111122223333::key/x",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct key_uri *u = NULL;
