@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,17 +53,30 @@ static int load(const struct policy *p)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENODEV;
 }
 
-/* The recorded gain for this kernel, or 0 when none. */
-static double recorded_gain(const struct policy *p, const char *kernel)
+double kmod_record_gain(const char *text, const char *kernel)
 {
-	struct json_object *j = json_object_from_file(p->module_record), *k, *g;
+	struct json_object *j = json_tokener_parse(text), *k, *g;
 	double gain = 0;
 
-	if (j && json_object_object_get_ex(j, "kernel", &k) && json_object_object_get_ex(j, "gain", &g) &&
+	/* kmod_record's shape only: "kernel" a string, "gain" a finite number (a null
+	 * kernel or a NaN gain, which compares as no loss, count as no record) */
+	if (json_object_is_type(j, json_type_object) && json_object_object_get_ex(j, "kernel", &k) &&
+	    json_object_is_type(k, json_type_string) && json_object_object_get_ex(j, "gain", &g) &&
+	    (json_object_is_type(g, json_type_double) || json_object_is_type(g, json_type_int)) &&
 	    strcmp(json_object_get_string(k), kernel) == 0)
 		gain = json_object_get_double(g);
 	json_object_put(j);
-	return gain;
+	return isfinite(gain) && gain > 0 ? gain : 0;
+}
+
+/* The recorded gain for this kernel, or 0 when none. */
+static double recorded_gain(const struct policy *p, const char *kernel)
+{
+	_cleanup_free_ char *s = NULL;
+
+	if (read_small_file(NULL, p->module_record, 64 * 1024, &s) < 0)
+		return 0;
+	return kmod_record_gain(s, kernel);
 }
 
 int kmod_apply(const struct policy *p, char *why, size_t n)

@@ -14,3 +14,6 @@ bool kmod_loaded(void);
 /* `volkey bench` measured the kernel's AES-NI XTS and the module side by side on
  * this kernel: their geometric-mean ratios go to p->module_record. */
 int kmod_record(const struct policy *p, const char *kernel, double aesni, double module);
+/* The gain such a record (its JSON text) gives for kernel; 0 when it is for another
+ * kernel or malformed. */
+double kmod_record_gain(const char *text, const char *kernel);
