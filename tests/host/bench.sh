@@ -2,6 +2,7 @@
 # volkey bench on the host, whose kernel has no device-mapper: bad input gets one
 # line and its documented code before anything is made; the encrypted
 # configurations are refused with the reason and the way out (--configs raw);
+# fio JSON of another shape (a fake fio) is refused with the reason;
 # a raw-only run on a temporary loop device parses fio's results into rows with
 # positive numbers and leaves no loop device; SIGINT stops it (exit 10) with
 # nothing left; a device with a filesystem is refused without --destructive and
@@ -107,4 +108,20 @@ printf '[global]\ninclude common.fioinc\n\n[tiny]\nrw=randread\nbs=8k\niodepth=2
 VOLKEY_BENCH_DIR=$TMP/jobs "$VOLKEY" bench --configs raw --dir "$TMP" --size 16M --runtime 1 --json >"$TMP/c.json" \
 	2>"$TMP/c.err" || { cat "$TMP/c.err"; fail "custom job dir"; }
 [[ $(json_get "$TMP/c.json" '[r["job"] for r in j["results"]]') == "['tiny']" ]] || fail "custom job not run"
+# fio's JSON without a jobs array (found by tests/fuzz/fuzz_bench_record.c: json-c
+# asserted and volkey bench aborted): refused with the reason, nothing left behind.
+mkdir "$TMP/fakefio"
+cat >"$TMP/fakefio/fio" <<'SH'
+#!/bin/bash
+for a; do [[ $a == --output=* ]] && printf '%s\n' "$FAKE_FIO_JSON" >"${a#--output=}"; done
+exit 0
+SH
+chmod +x "$TMP/fakefio/fio"
+base=$(loops)
+for json in '{"jobs":{}}' '{"fio version":"fio-3.33"}' '{"jobs":[{"read":[],"write":{}}]}'; do
+	expect_exit 8 env FAKE_FIO_JSON="$json" PATH="$TMP/fakefio:$PATH" "$VOLKEY" bench --configs raw --dir "$TMP" \
+		--size 16M --runtime 1 --jobs randread-4k-qd1
+	assert_grep "fio.json: fio's JSON has no job result"
+done
+[[ $(loops) -eq $base ]] || { losetup -a; fail "the refused run left a loop device"; }
 echo "bench host ok"

@@ -104,6 +104,9 @@ int bench_fio_job(const struct bench_run *run, int job, const char *target, cons
 		  struct bench_row *row, struct errbuf *e);
 /* The jobs in dir (every *.fio, sorted), or only those named in list (comma-separated). */
 int bench_jobs_load(struct bench_run *run, const char *dir, const char *list, struct errbuf *e);
+/* fio's JSON output (notices before it are skipped) into row: -EBADMSG without a job
+ * result, -EIO for a failed job or one without I/O. */
+int bench_fio_parse(const char *text, struct bench_row *row, double busy_us, struct errbuf *e);
 /* The job directory: VOLKEY_BENCH_DIR; the source tree's (a binary in build/) or
  * the installed one beside the binary (sbin/../share/volkey/bench); BENCHDIR. */
 int bench_job_dir(char *ret, size_t n);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <libgen.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,32 +260,34 @@ static double p99(struct json_object *dir)
 }
 
 /* fio can print notices before its JSON: parse from the first '{'. */
-static int parse_result(const char *file, struct bench_row *row, double busy_us, struct errbuf *e)
+int bench_fio_parse(const char *text, struct bench_row *row, double busy_us, struct errbuf *e)
 {
-	_cleanup_free_ char *s = NULL;
-	struct json_object *j, *job, *rd, *wr;
-	const char *brace;
+	struct json_object *j, *jobs, *job, *rd, *wr, *err;
+	const char *brace = strchr(text, '{');
 	double nr, nw;
 	int r = 0;
 
-	if (read_small_file(NULL, file, 64 << 20, &s) < 0 || !(brace = strchr(s, '{')))
-		return err_fail(e, -EBADMSG, "%s: fio wrote no JSON result", file);
+	if (!brace)
+		return err_fail(e, -EBADMSG, "fio wrote no JSON result");
 	j = json_tokener_parse(brace);
-	job = j ? json_object_array_get_idx(json_object_object_get(j, "jobs"), 0) : NULL;
-	rd = job ? json_object_object_get(job, "read") : NULL;
-	wr = job ? json_object_object_get(job, "write") : NULL;
-	if (!rd || !wr) {
-		r = err_fail(e, -EBADMSG, "%s: fio's JSON has no job result", file);
+	/* the shape is checked before use: json-c asserts on an array call on anything else */
+	jobs = json_object_object_get(j, "jobs");
+	job = json_object_is_type(jobs, json_type_array) ? json_object_array_get_idx(jobs, 0) : NULL;
+	rd = json_object_object_get(job, "read");
+	wr = json_object_object_get(job, "write");
+	if (!json_object_is_type(rd, json_type_object) || !json_object_is_type(wr, json_type_object)) {
+		r = err_fail(e, -EBADMSG, "fio's JSON has no job result");
 		goto out;
 	}
-	if (jnum(job, "error") != 0) {
+	err = json_object_object_get(job, "error");
+	if (err && json_object_get_int(err) != 0) {
 		r = err_fail(e, -EIO, "fio job %s failed with error %d", json_object_get_string(json_object_object_get(job, "jobname")),
-			     (int)jnum(job, "error"));
+			     json_object_get_int(err));
 		goto out;
 	}
 	nr = jnum(rd, "total_ios");
 	nw = jnum(wr, "total_ios");
-	if (nr + nw <= 0) {
+	if (!(nr >= 0 && nw >= 0 && nr + nw > 0 && isfinite(nr + nw))) {
 		r = err_fail(e, -EIO, "fio job %s completed no I/O", json_object_get_string(json_object_object_get(job, "jobname")));
 		goto out;
 	}
@@ -297,6 +300,19 @@ static int parse_result(const char *file, struct bench_row *row, double busy_us,
 	row->done = true;
 out:
 	json_object_put(j);
+	return r;
+}
+
+static int parse_result(const char *file, struct bench_row *row, double busy_us, struct errbuf *e)
+{
+	_cleanup_free_ char *s = NULL;
+	int r;
+
+	if (read_small_file(NULL, file, 64 << 20, &s) < 0 || !strchr(s, '{'))
+		return err_fail(e, -EBADMSG, "%s: fio wrote no JSON result", file);
+	r = bench_fio_parse(s, row, busy_us, e);
+	if (r == -EBADMSG)
+		err_set(e, r, "%s: fio's JSON has no job result", file);
 	return r;
 }
 
