@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/fileio.h"
 #include "base/log.h"
+#include "base/macro.h"
+#include "cli/agent_record.h"
 #include "cli/verb_util.h"
 #include "cli/verbs.h"
 #include "conf/config.h"
@@ -85,52 +88,25 @@ static void print_text(struct json_object *o)
 	}
 }
 
-/* The agent's record (/run/volkey/status.json), or NULL when volkeyd has not run. */
+/* The agent's record (/run/volkey/status.json), or NULL when volkeyd has not run
+ * (or left something else there). */
 static struct json_object *agent_status(void)
 {
 	struct volkey_config cfg;
+	_cleanup_free_ char *text = NULL;
 
-	if (config_load(arg_config, &cfg, NULL) < 0)
+	if (config_load(arg_config, &cfg, NULL) < 0 || read_small_file(NULL, cfg.policy.status_file, 1 << 20, &text) < 0)
 		return NULL;
-	return json_object_from_file(cfg.policy.status_file);
-}
-
-static struct json_object *agent_device(struct json_object *agent, const char *device)
-{
-	struct json_object *devs = agent ? jget(agent, "devices") : NULL;
-
-	for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
-		struct json_object *d = json_object_array_get_idx(devs, i);
-		if (streq_ptr(jstr(d, "device"), device))
-			return d;
-	}
-	return NULL;
+	return agent_record_parse(text);
 }
 
 /* Adds the agent's view of a volume to its status object. */
 static void merge_agent(struct json_object *v, struct json_object *agent)
 {
-	struct json_object *d = agent_device(agent, jstr(v, "device"));
+	struct json_object *d = agent_record_device(agent, jstr(v, "device"));
 
 	if (d)
 		json_object_object_add(v, "agent", json_object_get(d));
-}
-
-/* The agent's own summary: every device it looked at, volkey volume or not. */
-static void print_agent(struct json_object *agent)
-{
-	struct json_object *devs = agent ? jget(agent, "devices") : NULL, *a = agent ? jget(agent, "agent") : NULL;
-
-	if (!a)
-		return;
-	printf("volkeyd: %s (pid %s, started %s)\n", json_object_get_boolean(jget(a, "ready")) ? "ready" : "starting",
-	       strna(jstr(a, "pid")), strna(jstr(a, "started")));
-	for (size_t i = 0; devs && i < json_object_array_length(devs); i++) {
-		struct json_object *d = json_object_array_get_idx(devs, i);
-		printf("  %-16s %-15s %-13s %s%s%s\n", jstr(d, "device"), strna(jstr(d, "class")), strna(jstr(d, "state")),
-		       strna(jstr(d, "detail")), jstr(d, "mountpoint") ? ", mounted on " : "",
-		       jstr(d, "mountpoint") ? jstr(d, "mountpoint") : "");
-	}
 }
 
 static int run(int argc, char **argv)
@@ -201,7 +177,7 @@ static int run(int argc, char **argv)
 		for (size_t i = 0; i < json_object_array_length(all); i++)
 			print_text(json_object_array_get_idx(all, i));
 	if (!json)
-		print_agent(agent);
+		agent_record_print(agent, stdout);
 	json_object_put(agent);
 	json_object_put(all);
 	return r;
