@@ -567,3 +567,8 @@ bool aws_creds_fresh(const struct aws_creds *c, time_t now, long margin)
 		return false;
 	return c->expires == 0 || c->expires - now > margin;
 }
+
+int aws_creds_parse_json(char *body, size_t len, struct aws_creds *c)
+{
+	return parse_json_creds(body, len, c);
+}

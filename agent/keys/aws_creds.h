@@ -38,5 +38,9 @@ void aws_creds_clear(struct aws_creds *c);
 void aws_creds_forget(void);
 /* Still usable for at least margin seconds. */
 bool aws_creds_fresh(const struct aws_creds *c, time_t now, long margin);
+/* The JSON answer of the container agent or IMDS ({AccessKeyId, SecretAccessKey,
+ * Token, Expiration}) into c; body (secret memory) is blanked. -EBADMSG when malformed
+ * (c may then hold part: aws_creds_clear it). */
+int aws_creds_parse_json(char *body, size_t len, struct aws_creds *c);
 /* Region from the shared config file's profile (for the region chain), or -ENOENT. */
 int aws_profile_region(const struct volkey_config *cfg, char *buf, size_t n);
