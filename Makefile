@@ -4,6 +4,7 @@
 #   make check        deps + build + every test tier (unit, host, rig)
 #   make check-unit | check-host | check-layers | check-rig [T=name] | asan | demo | install | clean
 #   make bench        a quick `volkey bench` (fio, raw against dm-crypt) in the rig guest
+#   make fuzz         every libFuzzer target for FUZZ_SECONDS (30; make check passes 20)
 # See docs/building.md.
 
 VERSION := $(shell cat VERSION)
@@ -130,19 +131,40 @@ tests-build: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO) $(UDEV_RULES) $(UNIT_BIN) $(PROG_B
 deps:
 	@tools/install-deps
 
-# libFuzzer targets of the KMS answer parser and the LUKS2 token parser (clang), each
-# built from its own source list; `make fuzz` runs each for FUZZ_SECONDS.
+# libFuzzer targets (clang), one per parser of outside input, each built from its
+# own source list: KMS answers, the LUKS2 token, key URIs and ARNs, volkey.conf,
+# the AWS credential files and JSON answers, NVMe Identify data, the agent's
+# status record, the bench records. `make fuzz` runs each for FUZZ_SECONDS on a
+# copy of its seeds (tests/fuzz/corpus/<FUZZ_RUN_name's first word>, inputs up to
+# its second word or 4096 bytes), goes on past a failure, fails if any target did.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := kms_parse token_parse
+FUZZ_TARGETS := kms_parse token_parse key_uri config aws_creds nvme_id agent_record bench_record
+FUZZ_PKGS := json-c openssl libcurl p11-kit-1 inih libnvme
 FUZZ_SRC_kms_parse := agent/keys/kms_parse.c agent/base/json_secret.c agent/base/b64.c agent/base/secret.c
 FUZZ_SRC_token_parse := agent/volume/luks_token.c agent/keys/binding.c agent/base/b64.c agent/base/secret.c agent/keys/backend_wrapped.c
+FUZZ_SRC_key_uri := agent/keys/keyuri.c
+FUZZ_CONF := agent/conf/config.c agent/conf/nvme_match.c agent/conf/policy.c
+FUZZ_SRC_config := $(FUZZ_CONF)
+FUZZ_SRC_aws_creds := agent/keys/aws_creds.c agent/keys/imds.c agent/base/curlutil.c agent/base/json_secret.c \
+	agent/base/secret.c agent/base/fileio.c agent/base/log.c $(FUZZ_CONF)
+FUZZ_SRC_nvme_id := agent/host/nvme_id.c agent/conf/nvme_match.c
+FUZZ_SRC_agent_record := tools/cli/agent_record.c
+FUZZ_SRC_bench_record := agent/host/kmod.c tools/bench/bench_fio.c agent/base/fileio.c agent/base/errbuf.c agent/base/log.c
+FUZZ_RUN_kms_parse := kms
+FUZZ_RUN_token_parse := token 16400
+FUZZ_RUN_key_uri := key_uri 8192
+FUZZ_RUN_config := config 8192
+FUZZ_RUN_aws_creds := aws_creds
+FUZZ_RUN_nvme_id := nvme_id 1024
+FUZZ_RUN_agent_record := agent_record 8192
+FUZZ_RUN_bench_record := bench_record 8192
 .SECONDEXPANSION:
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard agent/*/*.h)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard agent/*/*.h tools/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iagent $(shell pkg-config --cflags json-c openssl) -o $@ $< $(FUZZ_SRC_$*) \
-		$(shell pkg-config --libs json-c openssl)
+		-Iagent -Itools $(shell pkg-config --cflags $(FUZZ_PKGS)) -o $@ $< $(FUZZ_SRC_$*) \
+		$(shell pkg-config --libs $(FUZZ_PKGS)) -lm
 
 bench-unwrap: tests-build
 	@BUILD=$(BUILD) tests/bench/unwrap.sh
@@ -166,8 +188,9 @@ bench-peers: tests-build rig-image
 	@BUILD=$(BUILD) tests/bench/peers.sh
 
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
-	@tests/run-fuzz $(BUILD)/fuzz/fuzz_kms_parse tests/fuzz/corpus/kms $(FUZZ_SECONDS)
-	@tests/run-fuzz $(BUILD)/fuzz/fuzz_token_parse tests/fuzz/corpus/token $(FUZZ_SECONDS) 16400
+	@fail=0; $(foreach t,$(FUZZ_TARGETS),tests/run-fuzz $(BUILD)/fuzz/fuzz_$(t) \
+		tests/fuzz/corpus/$(word 1,$(FUZZ_RUN_$(t))) $(FUZZ_SECONDS) $(word 2,$(FUZZ_RUN_$(t))) || fail=$$((fail + 1));) \
+		echo "fuzz: $(words $(FUZZ_TARGETS)) targets, $$fail failed"; exit $$fail
 
 # The kernel module, built out of tree in $(BUILD)/module from a copy of Kbuild
 # and kernel/ (the source tree stays clean), against KDIR: by default the
