@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "base/testhook.h"
 #include "boot/raid.h"
 #include "conf/policy.h"
 #include "host/devcheck.h"
@@ -94,6 +95,17 @@ int raid_prepare(char *const *devs, int n, char *ret_md, size_t md_len, char *wh
 		snprintf(why, wl, "not every instance-store disk is blank (%d of %d): no stripe, each is handled alone",
 			 blank, n);
 		return 0;
+	}
+	/* mdadm writes a superblock to every disk: look at each again right before,
+	 * and build no stripe if anything was written to one since the first look. */
+	test_pause_point("raid-probed");
+	for (int i = 0; i < n; i++) {
+		struct dev_state s;
+		if (dev_probe(devs[i], &s) < 0 || s.signature[0] || s.has_data || s.holder[0] || s.mountpoint[0]) {
+			snprintf(why, wl, "%s changed since it was checked: no stripe, each disk is handled alone",
+				 devs[i]);
+			return 0;
+		}
 	}
 	snprintf(count, sizeof(count), "%d", n);
 	argv[a++] = "mdadm";

@@ -45,23 +45,29 @@ int keytrust_module_open(const struct volkey_config *cfg, const char *path, int 
 {
 	_cleanup_free_ char *real = NULL;
 	_cleanup_close_ int fd = -1;
-	struct stat st;
+	struct stat st, first;
 
 	if (path[0] != '/')
 		return err_fail(e, -EINVAL, "PKCS#11 module path %s is not absolute", path);
 	real = realpath(path, NULL);
 	if (!real)
 		return err_fail(e, negative_errno(), "PKCS#11 module %s: %s", path, strerror(errno));
-	/* The file itself from here on: a symlink swapped in after realpath() fails
-	 * with ELOOP, and whatever was opened is judged by its descriptor. */
-	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0)
+	/* Judged before it is opened: opening a device node or a FIFO a token names
+	 * has effects of its own (a watchdog starts, a FIFO blocks). */
+	if (stat(real, &first) < 0)
 		return err_fail(e, negative_errno(), "PKCS#11 module %s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode) || !allowed(&st, cfg))
+	if (!S_ISREG(first.st_mode) || !allowed(&first, cfg))
 		return err_fail(e, -EPERM,
 				"PKCS#11 module %s is not allowed: volkey.conf names it in neither [pkcs11] module nor "
 				"allowed_modules",
 				path);
+	/* The file itself from here on: a symlink swapped in after realpath() fails
+	 * with ELOOP, and whatever was opened is judged again by its descriptor. */
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return err_fail(e, negative_errno(), "PKCS#11 module %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_dev != first.st_dev || st.st_ino != first.st_ino)
+		return err_fail(e, -EPERM, "PKCS#11 module %s changed while it was checked: refused", path);
 	if (st.st_uid != 0 || (st.st_mode & 022))
 		return err_fail(e, -EPERM,
 				"PKCS#11 module %s is refused: owned by uid %u, mode %04o (must be owned by root and "

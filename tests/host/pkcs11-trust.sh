@@ -52,6 +52,12 @@ expect_exit 2 "$VK" wrap "$(uri "$SYSDIR/libmark.so" "$TMP/pins/pin")" "$UUID" "
 assert_grep "PKCS#11 module $SYSDIR/libmark.so is not allowed: volkey.conf names it in neither \[pkcs11\] module nor allowed_modules"
 one_line
 [[ ! -e $MARK ]] || fail "a module volkey.conf does not name was loaded"
+echo "== a module path naming a FIFO (or a device node) is refused without being opened"
+mkfifo "$TMP/fifo.so"
+# open() of a FIFO with no writer blocks: a refusal in time proves it was never opened
+expect_exit 2 timeout 10 "$VK" wrap "$(uri "$TMP/fifo.so" "$TMP/pins/pin")" "$UUID" "$TMP/bx"
+assert_grep "PKCS#11 module $TMP/fifo.so is not allowed"
+one_line
 # ... nor is a system module reached through another path, when volkey.conf names another.
 printf '[pkcs11]\nallowed_modules = %s\npin_dir = %s\n' "$SYSDIR/libmark.so" "$TMP/pins" >"$TMP/other.conf"
 VOLKEY_CONFIG=$TMP/other.conf expect_exit 2 "$VK" wrap "$(uri "$REAL" "$TMP/pins/pin")" "$UUID" "$TMP/bx"

@@ -3,7 +3,10 @@
 # [instance-store] raid0 = yes: volkeyd stripes the three blank instance-store
 # disks into one md RAID0 (mdadm), formats that as one volkey volume, mkfs and
 # mounts it; at the next boot (array stopped) it assembles the stripe again and
-# unlocks it, files intact and nothing reformatted.
+# unlocks it, files intact and nothing reformatted. First, a disk written to
+# between volkeyd's look and mdadm --create (volkeyd paused there): no stripe is
+# built, the written disk is left alone byte for byte, the others are handled
+# one by one.
 source "$RIG_SRC/tests/rig/lib.bash"
 VOLKEYD=$RIG_SRC/$BUILD/volkeyd
 command -v mdadm >/dev/null || fail "mdadm missing (make deps)"
@@ -21,6 +24,27 @@ key = file:/run/kek
 mkfs = ext4
 mount = /mnt/is/%s
 CONF
+
+step "boot 0: a disk changes between the look and mdadm --create: no stripe"
+d1=$(nvme_by_serial AWS0000000000raid001); d2=$(nvme_by_serial AWS0000000000raid002); d3=$(nvme_by_serial AWS0000000000raid003)
+VOLKEY_TEST_PAUSE_AT=raid-probed "$VOLKEYD" --once >"$TMP/agent0.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 400); do [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == T ]] && break; sleep 0.05; done
+[[ $(awk '{print $3}' "/proc/$pid/stat") == T ]] || { cat "$TMP/agent0.log"; fail "volkeyd did not pause before mdadm"; }
+printf 'written meanwhile' | dd of="$d2" bs=1 seek=3000000 conv=notrunc status=none
+sum2=$(sha256sum <"$d2")
+kill -CONT "$pid"
+wait "$pid" || true
+sed 's/^/   agent| /' "$TMP/agent0.log"
+assert_grep "$d2 changed since it was checked: no stripe" "$TMP/agent0.log"
+[[ ! -e /dev/md/volkey-is ]] || fail "a stripe was built over a changed disk"
+[[ $(sha256sum <"$d2") == "$sum2" ]] || fail "the changed disk was written to"
+[[ $(agent_state "$d2") == untouched ]] || fail "changed disk: $(agent_state "$d2")"
+[[ $(agent_state "$d1") == formatted && $(agent_state "$d3") == formatted ]] || fail "the others were not handled alone"
+for m in /mnt/is/*; do umount "$m"; done
+for m in /dev/mapper/volkey-*; do cryptsetup close "$(basename "$m")"; done
+for d in "$d1" "$d2" "$d3"; do dd if=/dev/zero of="$d" bs=1M count=64 status=none; done
+rm -f /run/volkey/status.json
 
 step "boot 1: stripe, format, mount"
 "$VOLKEYD" --once >"$TMP/agent.log" 2>&1 || { cat "$TMP/agent.log"; fail "volkeyd --once"; }
