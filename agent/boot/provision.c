@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <blkid/blkid.h>
@@ -14,6 +13,7 @@
 #include "base/cslock.h"
 #include "base/fileio.h"
 #include "base/secret.h"
+#include "base/spawn.h"
 #include "base/testhook.h"
 #include "boot/provision.h"
 #include "host/devcheck.h"
@@ -104,20 +104,12 @@ static enum provision_mode may_format(const struct volkey_config *cfg, const str
 static int run_mkfs(const char *fstype, const char *dev)
 {
 	char prog[32];
-	pid_t pid;
-	int st;
+	char *argv[] = { prog, "-q", (char *)dev, NULL };
+	int r;
 
 	snprintf(prog, sizeof(prog), "mkfs.%s", fstype);
-	pid = fork();
-	if (pid < 0)
-		return negative_errno();
-	if (pid == 0) {
-		execlp(prog, prog, "-q", dev, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return negative_errno();
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+	r = spawn_wait(argv, false);
+	return r < 0 ? r : r == 0 ? 0 : -EIO;
 }
 
 static int fs_type(const char *dev, char *buf, size_t n)

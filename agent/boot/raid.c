@@ -8,10 +8,10 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <linux/fs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/macro.h"
+#include "base/spawn.h"
 #include "base/testhook.h"
 #include "boot/raid.h"
 #include "conf/policy.h"
@@ -19,23 +19,9 @@
 
 static int run(char *const argv[])
 {
-	pid_t pid = fork();
-	int st;
+	int r = spawn_wait(argv, true);
 
-	if (pid < 0)
-		return negative_errno();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return negative_errno();
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+	return r < 0 ? r : r == 0 ? 0 : -EIO;
 }
 
 /* The array's node once it has a size (assembly and creation finish asynchronously). */

@@ -3,24 +3,21 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/fileio.h"
 #include "base/macro.h"
+#include "base/spawn.h"
 #include "host/kmod.h"
 
 /* The gain that makes auto load it: below this the two are equal within noise. */
 #define KMOD_MIN_GAIN 1.05
-
-extern char **environ;
 
 bool kmod_loaded(void)
 {
@@ -30,27 +27,24 @@ bool kmod_loaded(void)
 static int load(const struct policy *p)
 {
 	char *argv[] = { "modprobe", "volkey_xts", NULL };
-	int fd, status;
-	pid_t pid;
+	int fd, r;
 
 	if (p->kernel_module_file[0]) {
 		fd = open(p->kernel_module_file, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return negative_errno();
 		if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST) {
-			int r = negative_errno();
+			r = negative_errno();
 			close(fd);
 			return r;
 		}
 		close(fd);
 		return 0;
 	}
-	if (posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ) != 0)
+	r = spawn_wait(argv, false);
+	if (r < 0)
 		return -ENOENT;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return negative_errno();
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENODEV;
+	return r == 0 ? 0 : -ENODEV;
 }
 
 double kmod_record_gain(const char *text, const char *kernel)
