@@ -76,7 +76,10 @@ static void write_file(void)
 	json_object_object_add(root, "devices", arr);
 	s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* Never through what is at the temp name (a planted symlink, a stale
+	 * file): removed (a symlink itself, not its target), then created anew. */
+	fd = unlink(tmp) < 0 && errno != ENOENT ? -1 :
+		open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0) {
 		size_t n = strlen(s);
 		bool ok = write(fd, s, n) == (ssize_t)n && write(fd, "\n", 1) == 1;
