@@ -76,3 +76,18 @@ bool path_exists(const char *root, const char *path)
 		return false;
 	return stat(p, &st) == 0;
 }
+
+bool name_component_safe(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128 || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}

@@ -13,3 +13,7 @@ int read_first_line(const char *root, const char *path, char **ret);
 /* Whole file (at most max bytes, NUL-terminated), malloc'ed into *ret. -EFBIG when larger. */
 int read_small_file(const char *root, const char *path, size_t max, char **ret);
 bool path_exists(const char *root, const char *path);
+/* May s (a device-derived string: an NVMe serial, a volume id, a LUKS UUID)
+ * become one component of a path or a device-mapper name? Only [A-Za-z0-9._-],
+ * 1 to 128 characters, and never "." or "..". */
+bool name_component_safe(const char *s);

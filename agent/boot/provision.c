@@ -66,6 +66,28 @@ static void classify(const char *devnode, const struct nvme_rules *rules, struct
 		snprintf(o->id, sizeof(o->id), "%s", n->serial);
 }
 
+/* The device's id and LUKS UUID come from the device (hostile) and become part of
+ * the mapping name and the mount path: a device whose id is not a safe name
+ * ("..", "/", spaces) is refused, never escaped into something else. */
+static int refuse_unsafe_ids(struct device_outcome *o)
+{
+	const char *what = "id", *bad = o->id;
+	char shown[64];
+	size_t i;
+
+	if (!bad[0] || name_component_safe(bad)) {
+		what = "LUKS UUID";
+		bad = o->luks_uuid;
+		if (!bad[0] || name_component_safe(bad))
+			return 0;
+	}
+	for (i = 0; bad[i] && i + 1 < sizeof(shown); i++)
+		shown[i] = bad[i] > 0x20 && bad[i] < 0x7f ? bad[i] : '?';
+	shown[i] = '\0';
+	return done(o, "failed", -EINVAL, "refused: the device's %s \"%s\" is not a safe name for a mapping or mount path "
+		    "(only A-Z a-z 0-9 . _ -, not . or ..)", what, shown);
+}
+
 /* Stable mapping names: volkey-ebs-vol-…, volkey-is-N or volkey-is-SERIAL, volkey-UUID. */
 static void mapping_name(const struct nvme_ident *n, const struct device_outcome *o, const char *uuid, char *buf,
 			 size_t len)
@@ -208,6 +230,11 @@ static int open_volume(const char *devnode, const struct volkey_config *cfg, con
 	if (r < 0)
 		return done(o, "failed", r, "%s", e.msg);
 	snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v.uuid);
+	r = refuse_unsafe_ids(o);
+	if (r < 0) {
+		volume_done(&v);
+		return r;
+	}
 	mapping_name(n, o, v.uuid, name, sizeof(name));
 	r = volume_open(&v, cfg, name, 0, &u, &e);
 	o->token = u.token;
@@ -315,6 +342,8 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 	o->token = -1;
 	snprintf(o->device, sizeof(o->device), "%s", devnode);
 	classify(devnode, rules, o, &n);
+	if (refuse_unsafe_ids(o) < 0)
+		goto out;
 	cp = class_policy(cfg, &n);
 	r = dev_probe(devnode, &s);
 	if (r < 0) {
@@ -342,6 +371,8 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 			goto out;
 		} else if (s.holder[0]) {
 			/* Already mapped (a restarted agent, or opened by hand): finish what is owed. */
+			if (refuse_unsafe_ids(o) < 0)
+				goto out;
 			snprintf(o->mapping, sizeof(o->mapping), "%s", held);
 			fresh = mkfs_owed(devnode, cp, may_format(cfg, &n, o), o);
 			done(o, "already-open", 0, "already mapped as %s%s", held, fresh ? "; making its filesystem" : "");

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "base/fileio.h"
 #include "base/log.h"
 #include "cli/verb_util.h"
 #include "cli/verbs.h"
@@ -68,9 +69,12 @@ static int run(int argc, char **argv)
 		json_object_put(o);
 		return 0;
 	}
-	printf("VOLKEY_NVME_CLASS=%s\nVOLKEY_NVME_MODEL=%s\nVOLKEY_NVME_SERIAL=%s\n", nvme_class_to_string(n.cls),
-	       n.model, n.serial);
-	if (n.ebs_volume_id[0])
+	/* The serial and the volume id name udev links (disk/volkey/.../ID): left
+	 * out when they are not a safe path component ("..", "a/b"). */
+	printf("VOLKEY_NVME_CLASS=%s\nVOLKEY_NVME_MODEL=%s\n", nvme_class_to_string(n.cls), n.model);
+	if (name_component_safe(n.serial))
+		printf("VOLKEY_NVME_SERIAL=%s\n", n.serial);
+	if (n.ebs_volume_id[0] && name_component_safe(n.ebs_volume_id))
 		printf("VOLKEY_EBS_VOLUME_ID=%s\n", n.ebs_volume_id);
 	if (n.device_name[0])
 		printf("VOLKEY_NVME_DEVICE_NAME=%s\n", n.device_name);
