@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/memhooks.h"
 #include "base/timeutil.h"
+#include "boot/devfilter.h"
 #include "boot/provision.h"
 #include "boot/raid.h"
 #include "boot/statusfile.h"
@@ -98,16 +99,10 @@ static bool settled(const char *dev)
 
 static bool wanted(struct udev_device *d)
 {
-	const char *name = udev_device_get_sysname(d), *type = udev_device_get_devtype(d);
-	const char *size = udev_device_get_sysattr_value(d, "size");
-	static const char *const skip[] = { "dm-", "ram", "zram", "sr", "fd", "nbd" };
+	_cleanup_free_ char *raid = realpath(VOLKEY_RAID_PATH, NULL);
 
-	if (!name || !type || strcmp(type, "disk") || !udev_device_get_devnode(d) || !size || !strcmp(size, "0"))
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(skip); i++)
-		if (!strncmp(name, skip[i], strlen(skip[i])))
-			return false;
-	return true;
+	return devfilter_wanted(udev_device_get_sysname(d), udev_device_get_devtype(d), udev_device_get_devnode(d),
+				udev_device_get_sysattr_value(d, "size"), raid);
 }
 
 static void submit(const char *devnode)
