@@ -23,6 +23,7 @@ struct device_outcome {
 	int token;             /* the token that unlocked, or -1 */
 	double seconds;
 	int error;             /* -errno for state failed */
+	unsigned long generation; /* statusfile_working()'s ticket for this run (not set by provision_device) */
 };
 
 int provision_device(const char *devnode, const struct volkey_config *cfg, const struct nvme_rules *rules,

@@ -18,6 +18,7 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct device_outcome devices[MAX_DEVICES];
 static int ndevices;
+static unsigned long generations; /* the last generation statusfile_working() gave */
 static char path[256];
 static bool ready;
 static char started[32];
@@ -104,34 +105,44 @@ static struct device_outcome *slot(const char *device)
 	return &devices[ndevices++];
 }
 
-void statusfile_put(const struct device_outcome *o)
+bool statusfile_put(const struct device_outcome *o)
 {
-	struct device_outcome *d;
+	struct device_outcome *d = NULL;
 
 	pthread_mutex_lock(&mu);
-	d = slot(o->device);
-	if (d)
+	for (int i = 0; i < ndevices; i++)
+		if (!strcmp(devices[i].device, o->device))
+			d = &devices[i];
+	/* no record: removed since; another generation: started again since */
+	if (d && d->generation == o->generation) {
 		*d = *o;
-	if (path[0])
-		write_file();
+		if (path[0])
+			write_file();
+	} else
+		d = NULL;
 	pthread_mutex_unlock(&mu);
+	return d != NULL;
 }
 
-void statusfile_working(const char *device)
+unsigned long statusfile_working(const char *device)
 {
 	struct device_outcome *d;
+	unsigned long g;
 
 	pthread_mutex_lock(&mu);
+	g = ++generations;
 	d = slot(device);
 	if (d) {
 		memset(d, 0, sizeof(*d));
 		d->token = -1;
+		d->generation = g;
 		snprintf(d->device, sizeof(d->device), "%s", device);
 		snprintf(d->state, sizeof(d->state), "working");
 	}
 	if (path[0])
 		write_file();
 	pthread_mutex_unlock(&mu);
+	return g;
 }
 
 void statusfile_set_ready(bool r)

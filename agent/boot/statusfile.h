@@ -8,12 +8,15 @@
 #include "boot/provision.h"
 
 int statusfile_init(const char *path);
-/* Records (replaces) the outcome for o->device and rewrites the file. */
-void statusfile_put(const struct device_outcome *o);
-/* Marks a device as being worked on. */
-void statusfile_working(const char *device);
+/* Records (replaces) the outcome for o->device and rewrites the file, if the
+ * device's record is still the one statusfile_working() gave o->generation
+ * for: true. An outcome for a device removed (or started again) since is
+ * dropped: false; a new device at the same node is not hidden by it. */
+bool statusfile_put(const struct device_outcome *o);
+/* Marks a device as being worked on; returns the generation its outcome is put with. */
+unsigned long statusfile_working(const char *device);
 void statusfile_set_ready(bool ready);
-/* Drops a device's record (it was removed). */
+/* Drops a device's record (it was removed): a worker's late outcome for it is dropped too. */
 void statusfile_forget(const char *device);
 /* The state recorded for device, "" if none. */
 void statusfile_state(const char *device, char *buf, size_t n);

@@ -52,14 +52,27 @@ static int find_inflight(const char *dev)
 	return -1;
 }
 
+/* A worker's device, and the generation of its record when the worker started. */
+struct job {
+	unsigned long generation;
+	char dev[256];
+};
+
 static void *worker(void *p)
 {
-	char *dev = p;
+	struct job *job = p;
+	const char *dev = job->dev;
 	struct device_outcome o;
+	bool current;
 
 	provision_device(dev, &cfg, &rules, &o);
-	statusfile_put(&o);
-	if (!strcmp(o.state, "failed"))
+	o.generation = job->generation;
+	/* Removed while we looked at it: the outcome is the old device's, and must
+	 * not make a new device at the same node look settled. */
+	current = statusfile_put(&o);
+	if (!current)
+		log_info("%s: removed while being handled; its outcome (%s: %s) is dropped", dev, o.state, o.detail);
+	else if (!strcmp(o.state, "failed"))
 		log_error("%s (%s%s%s): %s", dev, o.cls, o.id[0] ? " " : "", o.id, o.detail);
 	else
 		log_info("%s (%s%s%s): %s: %s%s%s [%.2f s]", dev, o.cls, o.id[0] ? " " : "", o.id, o.state, o.detail,
@@ -68,7 +81,7 @@ static void *worker(void *p)
 	int i;
 
 	pthread_mutex_lock(&mu);
-	failures += !strcmp(o.state, "failed");
+	failures += current && !strcmp(o.state, "failed");
 	i = find_inflight(dev);
 	if (i >= 0) {
 		redo = again[i];
@@ -79,11 +92,12 @@ static void *worker(void *p)
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
 	/* After the outcome counts for readiness: finish an interrupted re-encryption. */
-	resume_reencryption(dev, &cfg, &o);
+	if (current)
+		resume_reencryption(dev, &cfg, &o);
 	/* The device changed while we looked at it (a format by hand, say): look again. */
 	if (redo)
 		submit(dev);
-	free(dev);
+	free(job);
 	return NULL;
 }
 
@@ -108,7 +122,7 @@ static bool wanted(struct udev_device *d)
 static void submit(const char *devnode)
 {
 	pthread_t th;
-	char *dup;
+	struct job *job;
 
 	int i;
 
@@ -116,19 +130,20 @@ static void submit(const char *devnode)
 	i = find_inflight(devnode);
 	if (i >= 0)
 		again[i] = true;
-	if (i >= 0 || settled(devnode) || ninflight == MAX_INFLIGHT || !(dup = strdup(devnode))) {
+	if (i >= 0 || settled(devnode) || ninflight == MAX_INFLIGHT || !(job = calloc(1, sizeof(*job)))) {
 		pthread_mutex_unlock(&mu);
 		return;
 	}
 	again[ninflight] = false;
 	snprintf(inflight[ninflight++], sizeof(inflight[0]), "%s", devnode);
 	pthread_mutex_unlock(&mu);
-	statusfile_working(devnode);
-	if (pthread_create(&th, NULL, worker, dup) != 0) {
+	snprintf(job->dev, sizeof(job->dev), "%s", devnode);
+	job->generation = statusfile_working(devnode);
+	if (pthread_create(&th, NULL, worker, job) != 0) {
 		pthread_mutex_lock(&mu);
 		ninflight--;
 		pthread_mutex_unlock(&mu);
-		free(dup);
+		free(job);
 		log_error("%s: cannot start a worker thread", devnode);
 		return;
 	}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The agent's status file: written atomically, never through a symlink planted
- * at its temp name. */
+ * at its temp name; a removed device's late outcome does not hide a new device
+ * at the same node. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,7 +46,8 @@ TEST(temp_symlink_not_followed)
 	umask(022);
 	CHECK_EQ_INT(statusfile_init(status), 0);
 	outcome(&o, "/dev/nvme1n1", "unlocked");
-	statusfile_put(&o);
+	o.generation = statusfile_working("/dev/nvme1n1");
+	CHECK(statusfile_put(&o));
 
 	CHECK_EQ_INT(read_small_file(NULL, victim, 4096, &v), 0);
 	CHECK_STREQ(v, "precious\n");
@@ -58,4 +60,57 @@ TEST(temp_symlink_not_followed)
 	unlink(status);
 	unlink(victim);
 	rmdir(dir);
+}
+
+/* volkeyd's worker puts its outcome with the generation statusfile_working() gave. */
+static bool put(const char *dev, const char *state, unsigned long generation)
+{
+	struct device_outcome o;
+
+	outcome(&o, dev, state);
+	o.generation = generation;
+	return statusfile_put(&o);
+}
+
+static const char *state(const char *dev)
+{
+	static char buf[24];
+
+	statusfile_state(dev, buf, sizeof(buf));
+	return buf;
+}
+
+TEST(outcome_put_while_current)
+{
+	unsigned long g = statusfile_working("/dev/nvme2n1");
+
+	CHECK_STREQ(state("/dev/nvme2n1"), "working");
+	CHECK(put("/dev/nvme2n1", "unlocked", g));
+	CHECK_STREQ(state("/dev/nvme2n1"), "unlocked");
+	statusfile_forget("/dev/nvme2n1");
+}
+
+TEST(late_outcome_of_a_removed_device_dropped)
+{
+	unsigned long g = statusfile_working("/dev/nvme3n1");
+
+	/* removed while its worker runs; the worker then finishes */
+	statusfile_forget("/dev/nvme3n1");
+	CHECK(!put("/dev/nvme3n1", "formatted", g));
+	/* nothing recorded: the next add is looked at (volkeyd's settled() is false) */
+	CHECK_STREQ(state("/dev/nvme3n1"), "");
+}
+
+TEST(late_outcome_does_not_hide_the_new_device)
+{
+	unsigned long old = statusfile_working("/dev/nvme4n1"), cur;
+
+	statusfile_forget("/dev/nvme4n1");
+	cur = statusfile_working("/dev/nvme4n1"); /* another disk at the same node */
+	CHECK(cur != old);
+	CHECK(!put("/dev/nvme4n1", "unlocked", old));
+	CHECK_STREQ(state("/dev/nvme4n1"), "working");
+	CHECK(put("/dev/nvme4n1", "untouched", cur));
+	CHECK_STREQ(state("/dev/nvme4n1"), "untouched");
+	statusfile_forget("/dev/nvme4n1");
 }
