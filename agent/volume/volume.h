@@ -56,9 +56,15 @@ void volume_log_setup(void);
 /* Loads the LUKS2 header of path. -ENODEV with a message when it is not LUKS2. */
 int volume_load(const char *path, struct volume *v, struct errbuf *e);
 void volume_done(struct volume *v);
-/* The active mapping of the LUKS2 volume with this uuid (found by its dm uuid,
- * also when stacked on re-encryption helpers): 1 with its name, 0 when not mapped. */
-int volume_active_mapping(const char *uuid, char *name, size_t n);
+/* The active mapping of the LUKS2 volume with this uuid on device (found by its
+ * dm uuid, also when stacked on re-encryption helpers, and checked to sit on
+ * device: a copy of the header elsewhere has the same uuid): 1 with its name,
+ * 0 when not mapped. */
+int volume_active_mapping(const char *device, const char *uuid, char *name, size_t n);
+/* A mapping of the same uuid that sits on another device than device (a
+ * restored snapshot beside its original): 1 with its name and the device under
+ * it (/dev/KNAME), 0 when none. */
+int volume_mapped_elsewhere(const char *device, const char *uuid, char *name, size_t n, char *other, size_t on);
 /* Re-reads the tokens after the header changed. */
 int volume_reload_tokens(struct volume *v, struct errbuf *e);
 /* Number of volkey tokens (parsed or not). */

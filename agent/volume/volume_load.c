@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <json-c/json.h>
 
 #include "base/cslock.h"
@@ -209,19 +210,58 @@ bool volume_keyslot_referenced(const struct volume *v, int keyslot)
 	return false;
 }
 
-/* The mapping of this LUKS2 volume: the device-mapper device whose uuid is
- * CRYPT-LUKS2-<uuid without dashes>-<its own name>. Looked up among all dm
+/* Does the dm device kname (dm-N) sit on the block device want, directly or
+ * through other dm devices? bottom gets the first non-dm device under it. */
+static bool dm_sits_on(const char *kname, dev_t want, char *bottom, size_t bn, int depth)
+{
+	char dir[128], sub[400];
+	struct dirent *de;
+	bool on = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/sys/class/block/%s/slaves", kname);
+	if (depth > 8 || !(d = opendir(dir)))
+		return false;
+	while (!on && (de = readdir(d))) {
+		_cleanup_free_ char *mm = NULL;
+		unsigned ma, mi;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "/sys/class/block/%s/dev", de->d_name);
+		if (read_first_line(NULL, sub, &mm) == 0 && sscanf(mm, "%u:%u", &ma, &mi) == 2 &&
+		    makedev(ma, mi) == want)
+			on = true;
+		if (strncmp(de->d_name, "dm-", 3) != 0) {
+			if (bottom && !bottom[0])
+				snprintf(bottom, bn, "/dev/%s", de->d_name);
+		} else if (dm_sits_on(de->d_name, want, bottom, bn, depth + 1))
+			on = true;
+	}
+	closedir(d);
+	return on;
+}
+
+/* The mappings of the LUKS2 volume uuid: dm devices whose uuid is
+ * CRYPT-LUKS2-<uuid without dashes>-<their own name>. Looked up among all dm
  * devices, not the disk's holders: during an online re-encryption libcryptsetup
- * stacks the mapping on helper devices (NAME-hotzone-*, NAME-overlay). 1 with its
- * name, 0 when not mapped. */
-int volume_active_mapping(const char *uuid, char *name, size_t n)
+ * stacks the mapping on helper devices (NAME-hotzone-*, NAME-overlay). A mapping
+ * counts as device's only when it sits on device (its dm slaves, down to the
+ * major:minor): a copy of the header elsewhere (a restored snapshot) has the
+ * same uuid. mine: 1 for a mapping on device, 0 for one elsewhere. */
+static int find_mapping(const char *device, const char *uuid, bool mine, char *name, size_t n, char *other,
+			size_t on)
 {
 	char want[64], sub[300];
 	struct dirent *de;
+	struct stat st;
 	size_t w = 0;
 	int found = 0;
 	DIR *d;
 
+	/* not a block device (an image file): its loop device is not known here, any mapping counts */
+	if (stat(device, &st) < 0 || !S_ISBLK(st.st_mode))
+		st.st_rdev = 0;
 	w = (size_t)snprintf(want, sizeof(want), "CRYPT-LUKS2-");
 	for (const char *p = uuid; *p && w + 2 < sizeof(want); p++)
 		if (*p != '-')
@@ -233,6 +273,7 @@ int volume_active_mapping(const char *uuid, char *name, size_t n)
 		return 0;
 	while (!found && (de = readdir(d))) {
 		_cleanup_free_ char *dmuuid = NULL, *dmname = NULL;
+		char bottom[64] = "";
 
 		if (strncmp(de->d_name, "dm-", 3) != 0)
 			continue;
@@ -242,9 +283,25 @@ int volume_active_mapping(const char *uuid, char *name, size_t n)
 		snprintf(sub, sizeof(sub), "/sys/block/%s/dm/name", de->d_name);
 		if (read_first_line(NULL, sub, &dmname) < 0 || strcmp(dmuuid + w, dmname) != 0)
 			continue;
+		if (st.st_rdev && dm_sits_on(de->d_name, st.st_rdev, bottom, sizeof(bottom), 0) != mine)
+			continue;
+		if (!st.st_rdev && !mine)
+			continue;
 		snprintf(name, n, "%s", dmname);
+		if (other)
+			snprintf(other, on, "%s", bottom[0] ? bottom : "?");
 		found = 1;
 	}
 	closedir(d);
 	return found;
+}
+
+int volume_active_mapping(const char *device, const char *uuid, char *name, size_t n)
+{
+	return find_mapping(device, uuid, true, name, n, NULL, 0);
+}
+
+int volume_mapped_elsewhere(const char *device, const char *uuid, char *name, size_t n, char *other, size_t on)
+{
+	return find_mapping(device, uuid, false, name, n, other, on);
 }

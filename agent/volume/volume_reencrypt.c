@@ -289,7 +289,7 @@ int volume_reencrypt(const char *device, const struct rotate_opts *o, const stru
 		r = err_fail(e, -ENOENT, "%s: no volkey token: not a volkey volume", device);
 		goto out;
 	}
-	mapped = volume_active_mapping(v.uuid, name, sizeof(name)) > 0;
+	mapped = volume_active_mapping(device, v.uuid, name, sizeof(name)) > 0;
 	ri = crypt_reencrypt_status(v.cd, NULL);
 	if (ri == CRYPT_REENCRYPT_INVALID) {
 		r = err_fail(e, -EUCLEAN, "%s: its re-encryption metadata is invalid", device);

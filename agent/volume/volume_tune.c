@@ -40,7 +40,7 @@ int volume_set_perf_flags(const char *device, uint32_t flags, const struct volke
 			return err_fail(e, r, "%s: cannot write the persistent flags: %s", device, strerror(-r));
 		ret->changed = true;
 	}
-	if (volume_active_mapping(v.uuid, ret->mapping, sizeof(ret->mapping)) <= 0) {
+	if (volume_active_mapping(device, v.uuid, ret->mapping, sizeof(ret->mapping)) <= 0) {
 		ret->mapping[0] = '\0';
 		return 0;
 	}

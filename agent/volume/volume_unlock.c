@@ -380,9 +380,19 @@ int volume_unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 int volume_open(struct volume *v, const struct volkey_config *cfg, const char *name, uint32_t flags,
 		struct unlock_result *ret, struct errbuf *e)
 {
+	char other_name[128], other_dev[64];
+
 	if (streq_ptr(v->subsystem, VOLKEY_SUBSYSTEM_PROVISIONING))
 		return err_fail(e, -EUCLEAN, "%s: its format was interrupted; run 'volkey format %s' again", v->path,
 				v->path);
+	/* Two devices with one LUKS UUID (a snapshot restored beside its original):
+	 * only one is opened, or every lookup by UUID would mix them up. */
+	if (name && volume_mapped_elsewhere(v->path, v->uuid, other_name, sizeof(other_name), other_dev,
+					    sizeof(other_dev)) > 0)
+		return err_fail(e, -EEXIST,
+				"%s: not opened: its LUKS UUID %s is already open as /dev/mapper/%s from %s "
+				"(two copies of one volume, such as a restored snapshot)",
+				v->path, v->uuid, other_name, other_dev);
 	return unlock(v, cfg, -1, name, flags, ret, e);
 }
 
