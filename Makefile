@@ -221,7 +221,7 @@ check-layers: tests-build
 check-host: tests-build
 	@BUILD=$(BUILD) tests/run-tier host
 
-check-rig: tests-build rig-image module
+check-rig: tests-build rig-image module tsan
 	@BUILD=$(BUILD) tests/run-tier rig $(T)
 
 asan:

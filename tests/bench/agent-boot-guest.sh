@@ -1,7 +1,7 @@
 #!/bin/bash
 # Guest half of `make bench-agent` (run by tests/bench/agent-boot.sh inside the rig):
 # N volkey volumes with an aws-kms token each (loop devices), the KMS double over
-# TLS on loopback, volkeyd started as at boot. Prints, for N = 1 and N = 8: time
+# TLS on loopback, volkeyd started as at boot. Prints, for N = 1, 8 and 16: time
 # from start to every device unlocked, KMS Decrypt calls and TLS handshakes for
 # the boot (the stats request's own handshake not counted), and volkeyd's peak resident memory. Numbers only; fails only if the
 # run itself fails.
@@ -18,7 +18,7 @@ echo "$TMP/core.%p" >/proc/sys/kernel/core_pattern
 on_exit "udevadm control --exit"
 
 echo "agent boot benchmark (guest: QEMU/TCG, loop devices, one aws-kms token each, KMS double over TLS):"
-for n in 1 8; do
+for n in 1 8 16; do
 	devs=()
 	for i in $(seq 1 "$n"); do
 		truncate -s 20M "$TMP/v$n-$i.img"

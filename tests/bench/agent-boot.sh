@@ -1,5 +1,5 @@
 #!/bin/bash
-# make bench-agent: volkeyd's boot in the rig guest for 1 and 8 devices against
+# make bench-agent: volkeyd's boot in the rig guest for 1, 8 and 16 devices against
 # the KMS double (see agent-boot-guest.sh). Emulated AES and an interpreted KMS
 # double: the numbers judge the agent's shape (calls, parallelism, memory), not
 # the speed of a real instance.
