@@ -8,13 +8,18 @@
  * cannot be used are queued to cryptd. This module registers an xts(aes) of
  * higher priority that always completes in the caller: each request goes to
  * the AES-NI implementation's internal algorithm when crypto_simd_usable(),
- * and to the generic C implementation otherwise.
+ * and to XTS over the kernel's fixed-time AES (aes-fixed-time, aes_ti.ko: one
+ * 256-byte S-box, pulled whole into the cache before each block) otherwise.
+ * Never to aes-generic: its 4 KiB lookup tables leak key bits through cache
+ * timing to code sharing the CPU.
  *
  * It refuses to load where it has nothing to offer: a CPU without AES-NI, or
- * a kernel whose xts(aes) is synchronous already.
+ * a kernel whose xts(aes) is synchronous already; and where it has no
+ * fixed-time fallback.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/kmod.h>
 #include <linux/module.h>
 #include <linux/kernel.h>
 #include <linux/err.h>
@@ -28,11 +33,12 @@
 #define VOLKEY_XTS_PRIORITY 410
 
 #define AESNI_XTS_DRIVER "__xts-aes-aesni"
-#define GENERIC_XTS "xts(ecb(aes-generic))"
+/* Where the FPU cannot be used: never the table-based aes-generic. */
+#define FALLBACK_XTS "xts(ecb(aes-fixed-time))"
 
 struct volkey_xts_ctx {
 	struct crypto_skcipher *simd;    /* the AES-NI code: only where the FPU may be used */
-	struct crypto_skcipher *generic; /* everywhere else */
+	struct crypto_skcipher *fallback; /* everywhere else: fixed-time AES */
 };
 
 static int volkey_xts_setkey(struct crypto_skcipher *tfm, const u8 *key, unsigned int keylen)
@@ -47,9 +53,9 @@ static int volkey_xts_setkey(struct crypto_skcipher *tfm, const u8 *key, unsigne
 	err = crypto_skcipher_setkey(ctx->simd, key, keylen);
 	if (err)
 		return err;
-	crypto_skcipher_clear_flags(ctx->generic, CRYPTO_TFM_REQ_MASK);
-	crypto_skcipher_set_flags(ctx->generic, req_flags);
-	return crypto_skcipher_setkey(ctx->generic, key, keylen);
+	crypto_skcipher_clear_flags(ctx->fallback, CRYPTO_TFM_REQ_MASK);
+	crypto_skcipher_set_flags(ctx->fallback, req_flags);
+	return crypto_skcipher_setkey(ctx->fallback, key, keylen);
 }
 
 static int volkey_xts_crypt(struct skcipher_request *req, bool encrypt)
@@ -59,7 +65,7 @@ static int volkey_xts_crypt(struct skcipher_request *req, bool encrypt)
 	struct skcipher_request *sub = skcipher_request_ctx(req);
 
 	/* Both children are synchronous: the request is done when this returns. */
-	skcipher_request_set_tfm(sub, crypto_simd_usable() ? ctx->simd : ctx->generic);
+	skcipher_request_set_tfm(sub, crypto_simd_usable() ? ctx->simd : ctx->fallback);
 	skcipher_request_set_callback(sub, req->base.flags & ~CRYPTO_TFM_REQ_MAY_BACKLOG, NULL, NULL);
 	skcipher_request_set_crypt(sub, req->src, req->dst, req->cryptlen, req->iv);
 	return encrypt ? crypto_skcipher_encrypt(sub) : crypto_skcipher_decrypt(sub);
@@ -84,12 +90,12 @@ static int volkey_xts_init_tfm(struct crypto_skcipher *tfm)
 					  CRYPTO_ALG_INTERNAL | CRYPTO_ALG_ASYNC);
 	if (IS_ERR(ctx->simd))
 		return PTR_ERR(ctx->simd);
-	ctx->generic = crypto_alloc_skcipher(GENERIC_XTS, 0, CRYPTO_ALG_ASYNC);
-	if (IS_ERR(ctx->generic)) {
+	ctx->fallback = crypto_alloc_skcipher(FALLBACK_XTS, 0, CRYPTO_ALG_ASYNC);
+	if (IS_ERR(ctx->fallback)) {
 		crypto_free_skcipher(ctx->simd);
-		return PTR_ERR(ctx->generic);
+		return PTR_ERR(ctx->fallback);
 	}
-	reqsize = max(crypto_skcipher_reqsize(ctx->simd), crypto_skcipher_reqsize(ctx->generic));
+	reqsize = max(crypto_skcipher_reqsize(ctx->simd), crypto_skcipher_reqsize(ctx->fallback));
 	crypto_skcipher_set_reqsize(tfm, sizeof(struct skcipher_request) + reqsize);
 	return 0;
 }
@@ -98,7 +104,7 @@ static void volkey_xts_exit_tfm(struct crypto_skcipher *tfm)
 {
 	struct volkey_xts_ctx *ctx = crypto_skcipher_ctx(tfm);
 
-	crypto_free_skcipher(ctx->generic);
+	crypto_free_skcipher(ctx->fallback);
 	crypto_free_skcipher(ctx->simd);
 }
 
@@ -149,6 +155,16 @@ static int __init volkey_xts_useful(void)
 		pr_err("not loaded: the AES-NI XTS code (" AESNI_XTS_DRIVER ") is not in this kernel\n");
 		return -ENODEV;
 	}
+	/*
+	 * aes_ti.ko registers "aes-fixed-time" under the alias crypto-aes only, so
+	 * asking the crypto API for that driver name cannot load it: load it by its
+	 * module name (a no-op when it is built in or loaded).
+	 */
+	request_module("aes_ti");
+	if (!crypto_has_skcipher(FALLBACK_XTS, 0, CRYPTO_ALG_ASYNC)) {
+		pr_err("not loaded: no fixed-time AES (aes-fixed-time, CONFIG_CRYPTO_AES_TI) for where the FPU cannot be used; aes-generic is not used (cache timing)\n");
+		return -ENODEV;
+	}
 	return 0;
 }
 
@@ -164,7 +180,7 @@ static int __init volkey_xts_init(void)
 		pr_err("cannot register xts-aes-volkey: %d\n", err);
 		return err;
 	}
-	pr_info("xts-aes-volkey registered (priority %d): synchronous AES-NI XTS, generic XTS where the FPU is not usable\n",
+	pr_info("xts-aes-volkey registered (priority %d): synchronous AES-NI XTS, fixed-time AES XTS where the FPU is not usable\n",
 		VOLKEY_XTS_PRIORITY);
 	return 0;
 }
@@ -177,7 +193,7 @@ static void __exit volkey_xts_exit(void)
 module_init(volkey_xts_init);
 module_exit(volkey_xts_exit);
 
-MODULE_DESCRIPTION("Synchronous xts(aes) for dm-crypt: AES-NI where usable, generic otherwise (volkey)");
+MODULE_DESCRIPTION("Synchronous xts(aes) for dm-crypt: AES-NI where usable, fixed-time AES otherwise (volkey)");
 MODULE_LICENSE("GPL");
 /* No alias for "xts(aes)": the module loads when volkey decides (kernel_module = ...), not on every request. */
 MODULE_ALIAS_CRYPTO("xts-aes-volkey");

@@ -7,7 +7,8 @@
 #   synchronous and outranks xts-aes-aesni;
 # - a new dm-crypt mapping uses it (its tfm count in /proc/crypto and the
 #   module's use count go up); rmmod is refused while the mapping exists and the
-#   mapping keeps working;
+#   mapping keeps working; its fallback (where the FPU is not usable) is XTS over
+#   the fixed-time AES, never aes-generic;
 # - data written through dm-crypt without the module reads back identical with
 #   it and the reverse, and the ciphertext on disk is bit-identical for the same
 #   key and data;
@@ -52,6 +53,10 @@ use0=$(awk '$1 == "volkey_xts" {print $3}' /proc/modules)
 plain m1; on_exit "dmsetup remove m1 2>/dev/null"
 (( $(field xts-aes-volkey refcnt) > refs0 )) || fail "the mapping did not take a tfm of xts-aes-volkey"
 (( $(awk '$1 == "volkey_xts" {print $3}' /proc/modules) > use0 )) || fail "module use count did not go up"
+# Its fallback where the FPU is not usable is XTS over the fixed-time AES, never
+# the table-based aes-generic (cache timing); nothing has asked for generic yet.
+[[ $(field 'xts(ecb(aes-fixed-time))' refcnt) -ge 1 ]] || { grep '^driver' /proc/crypto; fail "no fixed-time fallback in use"; }
+[[ -z $(field 'xts(ecb(aes-generic))' driver) ]] || fail "xts(ecb(aes-generic)) instantiated: the module's fallback is table-based"
 "$VOLKEY" doctor --json >"$TMP/doc.json" || true
 [[ $(json_get "$TMP/doc.json" 'j["volkey_xts"]["in_use"]') == True ]] || fail "doctor does not see the module in use"
 ! rmmod volkey_xts 2>"$TMP/rmmod.err" || fail "rmmod worked while a mapping uses the module"
