@@ -31,16 +31,7 @@ for n in 1 8 16; do
 	"$VOLKEYD" >"$TMP/agent.$n.log" 2>&1 &
 	pid=$!
 	# Ready within 120 s, or its log (and, if it crashed, a backtrace) says why not.
-	while ! grep -q '"ready": *true' /run/volkey/status.json 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			wait "$pid" && rc=0 || rc=$?
-			cat "$TMP/agent.$n.log"
-			for c in "$TMP"/core.*; do [[ -e $c ]] && gdb -q -batch -c "$c" "$VOLKEYD" -ex "thread apply all bt 20" 2>&1 | tail -60; done
-			fail "volkeyd exited with status $rc before it was ready ($n devices)"
-		fi
-		[[ $(awk "BEGIN{print ($EPOCHREALTIME - $t0) > 120}") == 1 ]] && { cat "$TMP/agent.$n.log"; fail "volkeyd not ready after 120 s"; }
-		sleep 0.05
-	done
+	wait_agent_ready "$pid" "$VOLKEYD" "$TMP/agent.$n.log" "$t0" 120
 	wall=$(awk "BEGIN{printf \"%.2f\", $EPOCHREALTIME - $t0}")
 	hwm=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
 	s1=$(stats)
@@ -49,7 +40,7 @@ for n in 1 8 16; do
 	wait "$pid" && rc=0 || rc=$?
 	if [[ $rc -ne 0 && $rc -ne 143 ]]; then # 143: the SIGTERM it was sent, if it had no time to handle it
 		cat "$TMP/agent.$n.log"
-		for c in "$TMP"/core.*; do [[ -e $c ]] && gdb -q -batch -c "$c" "$VOLKEYD" -ex "thread apply all bt 20" 2>&1 | tail -60; done
+		agent_backtraces "$VOLKEYD"
 		fail "volkeyd exited with status $rc when stopped ($n devices)"
 	fi
 	read -r dec hs <<<"$("$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(b["calls"].get("Decrypt",0)-a["calls"].get("Decrypt",0), b["tls_handshakes"]-a["tls_handshakes"]-1)' "$s0" "$s1")"

@@ -67,3 +67,27 @@ agent_field() {
 	json_get /run/volkey/status.json "([d.get('$2', '') for d in j['devices'] if d['device'] == '$1'] + [''])[0]" 2>/dev/null
 }
 agent_state() { agent_field "$1" state; }
+
+# agent_backtraces BIN: the backtraces of the core files volkeyd left in $TMP (core_pattern set by the caller).
+agent_backtraces() {
+	local c
+	for c in "$TMP"/core.*; do [[ -e $c ]] && gdb -q -batch -c "$c" "$1" -ex "thread apply all bt 20" 2>&1 | tail -80; done
+	return 0
+}
+
+# wait_agent_ready PID BIN LOG T0 LIMIT: waits until the agent PID (started at
+# T0 from BIN, logging to LOG) says ready in /run/volkey/status.json; fails with
+# its log, and a backtrace if it crashed, when it exits first or LIMIT seconds pass.
+wait_agent_ready() {
+	local pid=$1 bin=$2 log=$3 t0=$4 limit=$5 rc
+	while ! grep -q '"ready": *true' /run/volkey/status.json 2>/dev/null; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" && rc=0 || rc=$?
+			cat "$log" >&2
+			agent_backtraces "$bin" >&2
+			fail "volkeyd exited with status $rc before it was ready"
+		fi
+		[[ $(awk "BEGIN{print ($EPOCHREALTIME - $t0) > $limit}") == 1 ]] && { cat "$log" >&2; fail "volkeyd not ready after $limit s"; }
+		sleep 0.05
+	done
+}

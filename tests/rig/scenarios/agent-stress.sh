@@ -39,23 +39,14 @@ boot() {
 	t0=$EPOCHREALTIME
 	"$bin" >"$log" 2>&1 &
 	pid=$!
-	while ! grep -q '"ready": *true' /run/volkey/status.json 2>/dev/null; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			wait "$pid" && rc=0 || rc=$?
-			cat "$log" >&2
-			for c in "$TMP"/core.*; do [[ -e $c ]] && gdb -q -batch -c "$c" "$bin" -ex "thread apply all bt 20" 2>&1 | tail -80 >&2; done
-			fail "volkeyd exited with status $rc before it was ready"
-		fi
-		[[ $(awk "BEGIN{print ($EPOCHREALTIME - $t0) > 300}") == 1 ]] && { cat "$log" >&2; fail "volkeyd not ready after 300 s"; }
-		sleep 0.05
-	done
+	wait_agent_ready "$pid" "$bin" "$log" "$t0" 300
 	awk "BEGIN{printf \"%.2f\n\", $EPOCHREALTIME - $t0}"
 	ok=$(json_get /run/volkey/status.json 'sum(d["state"] == "unlocked" for d in j["devices"])')
 	kill "$pid"
 	wait "$pid" && rc=0 || rc=$?
 	if [[ $rc -ne 0 ]]; then
 		cat "$log" >&2
-		for c in "$TMP"/core.*; do [[ -e $c ]] && gdb -q -batch -c "$c" "$bin" -ex "thread apply all bt 20" 2>&1 | tail -80 >&2; done
+		agent_backtraces "$bin" >&2
 		fail "volkeyd exited with status $rc when stopped"
 	fi
 	[[ $ok -eq $n ]] || { cat "$log" >&2; fail "$ok of $n volumes unlocked"; }
