@@ -142,14 +142,14 @@ FUZZ_TARGETS := kms_parse token_parse key_uri config aws_creds nvme_id agent_rec
 FUZZ_PKGS := json-c openssl libcurl p11-kit-1 inih libnvme
 FUZZ_SRC_kms_parse := agent/keys/kms_parse.c agent/base/json_secret.c agent/base/b64.c agent/base/secret.c
 FUZZ_SRC_token_parse := agent/volume/luks_token.c agent/keys/binding.c agent/base/b64.c agent/base/secret.c agent/keys/backend_wrapped.c
-FUZZ_SRC_key_uri := agent/keys/keyuri.c
-FUZZ_CONF := agent/conf/config.c agent/conf/nvme_match.c agent/conf/policy.c
+FUZZ_SRC_key_uri := agent/keys/keyuri.c agent/base/awsname.c
+FUZZ_CONF := agent/conf/config.c agent/conf/nvme_match.c agent/conf/policy.c agent/base/awsname.c
 FUZZ_SRC_config := $(FUZZ_CONF)
 FUZZ_SRC_aws_creds := agent/keys/aws_creds.c agent/keys/imds.c agent/base/curlutil.c agent/base/json_secret.c \
-	agent/base/secret.c agent/base/fileio.c agent/base/log.c $(FUZZ_CONF)
+	agent/base/secret.c agent/base/fileio.c agent/base/log.c agent/base/urlcheck.c $(FUZZ_CONF)
 FUZZ_SRC_nvme_id := agent/host/nvme_id.c agent/conf/nvme_match.c
 FUZZ_SRC_agent_record := tools/cli/agent_record.c
-FUZZ_SRC_bench_record := agent/host/kmod.c tools/bench/bench_fio.c agent/base/fileio.c agent/base/errbuf.c agent/base/log.c
+FUZZ_SRC_bench_record := agent/host/kmod.c tools/bench/bench_fio.c agent/base/fileio.c agent/base/errbuf.c agent/base/log.c agent/base/spawn.c
 FUZZ_RUN_kms_parse := kms
 FUZZ_RUN_token_parse := token 16400
 FUZZ_RUN_key_uri := key_uri 8192

@@ -93,7 +93,7 @@ step "each hostile disk: failed or not mounted, one log line"
 expect() { # DEV STATE REGEX
 	[[ $(agent_state "$1") == "$2" ]] || fail "$1: $(agent_state "$1") (want $2): $(agent_field "$1" detail)"
 	[[ $(agent_field "$1" detail) =~ $3 ]] || fail "$1: $(agent_field "$1" detail) (want /$3/)"
-	[[ $(grep -c "^volkeyd: $1 " "$TMP/agent.log") -eq 1 ]] || { grep "$1" "$TMP/agent.log"; fail "$1: not one log line"; }
+	[[ $(grep -cE "^volkeyd: (error: |warning: )?$1 " "$TMP/agent.log") -eq 1 ]] || { grep "$1" "$TMP/agent.log"; fail "$1: not one log line"; }
 	echo "   $1: $2: $(agent_field "$1" detail)"
 }
 expect "$ep" failed "key URI is malformed"
