@@ -17,14 +17,7 @@ export VOLKEY_CONFIG=$TMP/ok.conf
 L=$KMS_LOG_A
 d=$(new_loop d 32M)
 "$VOLKEY" format "$d" --key aws-kms:alias/vol --yes >/dev/null 2>"$TMP/err" || { cat "$TMP/err"; fail "format"; }
-cs() { cryptsetup --disable-external-tokens "$@"; }
-cs token export --token-id 0 "$d" >"$TMP/tok.json"
-# set_uri URI: the token's key URI becomes URI (everything else as formatted)
-set_uri() {
-	"$PY" -c 'import json,sys; t=json.load(open(sys.argv[1])); t["key_uri"]=sys.argv[2]; print(json.dumps(t))' \
-		"$TMP/tok.json" "$1" >"$TMP/new.json"
-	cs token import --token-id 0 --token-replace --json-file "$TMP/new.json" "$d" || fail "token import"
-}
+set_uri() { set_token_uri "$d" "$1"; }
 one_line() { [[ $(wc -l <"$TMP/out") -eq 1 ]] || { cat "$TMP/out"; fail "not a one-line error"; }; }
 expect_exit 0 "$VOLKEY" open --test "$d"
 

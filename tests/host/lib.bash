@@ -163,3 +163,13 @@ with_journal() {
 		sleep 0.3; kill $p; wait $p 2>/dev/null
 		exit $rc' with_journal "$PY" "$VOLKEY_SRC/tests/fakes/journal.py" "$log" "$@"
 }
+
+# set_token_uri DEV URI: token 0 of DEV (a volkey token) names URI as its key,
+# everything else unchanged: a token as whoever has the disk could write it.
+set_token_uri() {
+	cryptsetup --disable-external-tokens token export --token-id 0 "$1" >"$TMP/tok-uri.json" || fail "token export $1"
+	"$PY" -c 'import json,sys; t=json.load(open(sys.argv[1])); t["key_uri"]=sys.argv[2]; print(json.dumps(t))' \
+		"$TMP/tok-uri.json" "$2" >"$TMP/tok-uri.new.json"
+	cryptsetup --disable-external-tokens token import --token-id 0 --token-replace \
+		--json-file "$TMP/tok-uri.new.json" "$1" || fail "token import $1"
+}

@@ -158,13 +158,7 @@ assert_grep "^volkey: error: $dev: PKCS#11 module $SYSDIR/libmark.so is not allo
 expect_exit 0 "$VOLKEY" format "$dev" --key "$KEK" --yes
 expect_exit 0 "$VOLKEY" open --test "$dev"
 # The token is data on the disk: point its URI at the system library, then at a PIN outside.
-cs() { cryptsetup --disable-external-tokens "$@"; }
-cs token export --token-id 0 "$dev" >"$TMP/tok.json"
-put_uri() {
-	"$PY" -c 'import json,sys; t=json.load(open(sys.argv[1])); t["key_uri"]=sys.argv[2]; print(json.dumps(t))' \
-		"$TMP/tok.json" "$1" >"$TMP/new.json"
-	cs token import --token-id 0 --token-replace --json-file "$TMP/new.json" "$dev" || fail "token import"
-}
+put_uri() { set_token_uri "$dev" "$1"; }
 put_uri "$(uri "$SYSDIR/libmark.so" "$TMP/pins/pin")"
 expect_exit 2 "$VOLKEY" open --test "$dev"
 assert_grep "PKCS#11 module $SYSDIR/libmark.so is not allowed"
