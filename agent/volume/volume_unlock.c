@@ -251,11 +251,26 @@ static int summarize(struct volume *v, struct race *race, struct errbuf *e)
 static int try_secret(struct volume *v, struct lane *l, const char *name, uint32_t flags, struct unlock_result *ret)
 {
 	CS_LOCKED;
+	char other_name[128], other_dev[64];
 	double t0 = monotonic_ms();
 	/* During a volume-key re-encryption the secret opens two keyslots (old and new
 	 * key): libcryptsetup needs both keys and finds them itself. */
 	int slot = crypt_reencrypt_status(v->cd, NULL) == CRYPT_REENCRYPT_NONE ? l->keyslot : CRYPT_ANY_SLOT;
-	int r = crypt_activate_by_passphrase(v->cd, name, slot, l->secret, l->len, flags);
+	int r;
+
+	/* Two devices with one LUKS UUID (a snapshot restored beside its original):
+	 * only one is opened, or every lookup by UUID would mix them up. Looked at
+	 * here, under the lock that every activation holds, so two workers that
+	 * unlock both copies at once cannot both get through. */
+	if (name && volume_mapped_elsewhere(v->path, v->uuid, other_name, sizeof(other_name), other_dev,
+					    sizeof(other_dev)) > 0) {
+		snprintf(l->why, sizeof(l->why),
+			 "not opened: its LUKS UUID %s is already open as /dev/mapper/%s from %s (two copies of one "
+			 "volume, such as a restored snapshot)",
+			 v->uuid, other_name, other_dev);
+		return -EEXIST;
+	}
+	r = crypt_activate_by_passphrase(v->cd, name, slot, l->secret, l->len, flags);
 
 	/* bench-unlock reads this line: backend time against keyslot (PBKDF) time. */
 	log_debug("%s: token %d: unwrap %.2f ms, keyslot %d %s %.2f ms", v->path, l->token, l->unwrap_ms, l->keyslot,
@@ -350,9 +365,12 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 			if (r >= 0)
 				break;
 			won->r = r;
-			if (r == -EPERM)
+			if (r == -EPERM) {
 				snprintf(won->why, sizeof(won->why), "its secret does not open keyslot %d", won->keyslot);
-			else {
+			} else if (r == -EEXIST) {
+				err_set(e, r, "%s: %s", v->path, won->why);
+				break;
+			} else {
 				snprintf(won->why, sizeof(won->why), "activation failed: %s", strerror(-r));
 				err_set(e, r, "%s: cannot activate %s: %s", v->path, name ? name : "(test)", strerror(-r));
 				break;
@@ -385,8 +403,8 @@ int volume_open(struct volume *v, const struct volkey_config *cfg, const char *n
 	if (streq_ptr(v->subsystem, VOLKEY_SUBSYSTEM_PROVISIONING))
 		return err_fail(e, -EUCLEAN, "%s: its format was interrupted; run 'volkey format %s' again", v->path,
 				v->path);
-	/* Two devices with one LUKS UUID (a snapshot restored beside its original):
-	 * only one is opened, or every lookup by UUID would mix them up. */
+	/* Two devices with one LUKS UUID: no key call when the other copy is open
+	 * already (try_secret() looks again under the lock, before activating). */
 	if (name && volume_mapped_elsewhere(v->path, v->uuid, other_name, sizeof(other_name), other_dev,
 					    sizeof(other_dev)) > 0)
 		return err_fail(e, -EEXIST,

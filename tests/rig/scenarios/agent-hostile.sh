@@ -8,7 +8,9 @@
 # unlocked and mounted nosuid,nodev; no hostile one is mounted; each gets one
 # log line; volkeyd connects to nothing but the configured KMS double (every
 # connect() checked), never opens the module, and a listener on 127.0.0.1:443
-# sees no connection.
+# sees no connection. Then a byte copy of the good volume beside it: with
+# [volkey] unlock_unlisted = no only the original opens; with the default both
+# race for the one LUKS UUID and exactly one mapping results.
 source "$RIG_SRC/tests/rig/lib.bash"
 VOLKEYD=$RIG_SRC/$BUILD/volkeyd
 command -v strace >/dev/null || fail "strace missing (make deps)"
@@ -118,4 +120,33 @@ sleep 0.3
 calls=$(( $(grep -c '"op": "Decrypt"' "$KMS_LOG" || true) - calls0 ))
 [[ $calls -eq 2 ]] || fail "$calls Decrypt calls (want 2: the good volume and the unlisted one)"
 echo "   connect() calls: $(grep -c 'connect(' "$TMP/strace"), all to the KMS double or local sockets; $calls Decrypt calls"
+
+step "a copy of the good volume (same LUKS UUID) attached beside it"
+umount /mnt/ebs/vol-0good000000000001
+for m in /dev/mapper/volkey-*; do cryptsetup close "$(basename "$m")"; done
+dd if="$good" of="$TMP/clone.img" bs=1M status=none
+clone=$(losetup -f --show "$TMP/clone.img"); on_exit "losetup -d $clone 2>/dev/null"
+uuid=$(cryptsetup luksUUID "$good")
+udevadm settle
+# unlock_unlisted = no: the copy (on no device the policy owns) stays locked, the original always wins
+sed -i 's/^\[volkey\]$/[volkey]\nunlock_unlisted = no/' /etc/volkey/volkey.conf
+rm -f /run/volkey/status.json
+"$VOLKEYD" --once >"$TMP/agent2.log" 2>&1 || true
+sed 's/^/   agent| /' "$TMP/agent2.log"
+[[ $(agent_state "$good") == unlocked ]] || fail "good with a copy beside it: $(agent_state "$good")"
+mountpoint -q /mnt/ebs/vol-0good000000000001 || fail "good volume not mounted"
+[[ $(agent_state "$clone") == untouched ]] || fail "the copy: $(agent_state "$clone") (want left locked)"
+umount /mnt/ebs/vol-0good000000000001
+for m in /dev/mapper/volkey-*; do cryptsetup close "$(basename "$m")"; done
+# unlock_unlisted = yes: both race for the UUID; exactly one is opened, the other fails in one line
+sed -i '/^unlock_unlisted = no$/d' /etc/volkey/volkey.conf
+rm -f /run/volkey/status.json
+"$VOLKEYD" --once >"$TMP/agent3.log" 2>&1 || true
+sed 's/^/   agent| /' "$TMP/agent3.log"
+n=$(dmsetup info -c --noheadings -o uuid | grep -c "^CRYPT-LUKS2-${uuid//-/}-" || true)
+[[ $n -eq 1 ]] || fail "$n mappings of LUKS UUID $uuid (want exactly 1)"
+st="$(agent_state "$good") $(agent_state "$clone")"
+[[ $st == "unlocked failed" || $st == "failed unlocked" ]] || fail "original and copy: $st"
+assert_grep "not opened: its LUKS UUID $uuid is already open" "$TMP/agent3.log"
+echo "   a copy beside the original: with unlock_unlisted = no the original wins; otherwise one of the two ($st)"
 echo "hostile disks ok"
