@@ -190,9 +190,8 @@ static void why_not_mounted(const struct nvme_ident *n, char *buf, size_t len)
  * nosuid,nodev (and noexec when the class says so). */
 static int finish(const struct class_policy *cp, bool fresh, const char *id, struct device_outcome *o)
 {
-	unsigned long flags;
-
 	char mp[256], type[32];
+	unsigned long flags;
 	int r;
 
 	if (!cp)
