@@ -57,7 +57,8 @@ for cfg, s in summ.items():
     assert abs(s["min_ratio"] - min(ratios)) <= 1e-3, (cfg, s)
     assert rows[(s["min_job"], cfg)]["ratio"] == min(ratios)
 best = max(summ, key=lambda c: summ[c]["geomean_ratio"])
-assert j["best"] == best, (j["best"], best)
+# the best is the highest geometric mean; two within rounding of each other are a tie either may win
+assert j["best"] in summ and summ[j["best"]]["geomean_ratio"] >= summ[best]["geomean_ratio"] * (1 - 1e-3), (j["best"], best)
 cf = {c["name"]: c for c in j["configs"]}
 assert cf["crypt"]["sector_size"] == 4096 and cf["crypt"]["flags"] == []
 assert cf["crypt-512"]["sector_size"] == 512
