@@ -118,9 +118,12 @@ $(TOKEN_SO): $(TOKEN_OBJ) $(LIBVOLKEY) tools/token/token.sym
 
 # The secret allocator's test checks, in a munmap wrapper, that memory is wiped before it is released.
 $(BUILD)/tests/unit/test_secret: EXTRA_LDFLAGS = -Wl,--wrap=munmap
+# volkeyd's own objects a unit test needs besides libvolkey.a
+$(BUILD)/tests/unit/test_owners: EXTRA_OBJS = $(BUILD)/agent/volkeyd/retry.o
+$(BUILD)/tests/unit/test_owners: $(BUILD)/agent/volkeyd/retry.o
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit.o $(LIBVOLKEY) $(LOCKCHECK_OBJ)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $< $(BUILD)/tests/unit/unit.o $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(EXTRA_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
+	@$(CC) -o $@ $< $(EXTRA_OBJS) $(BUILD)/tests/unit/unit.o $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(EXTRA_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
 
 $(BUILD)/tests/progs/%: $(BUILD)/tests/progs/%.o $(LIBVOLKEY) $(LOCKCHECK_OBJ)
 	@echo "  LD      $@"

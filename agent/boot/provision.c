@@ -16,6 +16,7 @@
 #include "base/spawn.h"
 #include "base/testhook.h"
 #include "boot/provision.h"
+#include "conf/crypttab.h"
 #include "host/devcheck.h"
 #include "volume/volume.h"
 
@@ -184,6 +185,26 @@ static void why_not_mounted(const struct nvme_ident *n, char *buf, size_t len)
 	snprintf(buf, len, "%s", n->cls == NVME_CLASS_EBS ? "not listed in [ebs] volumes" :
 				 n->cls == NVME_CLASS_INSTANCE_STORE ? "[instance-store] provision = off" :
 								       "not an instance-store or EBS device");
+}
+
+/* Listed in /etc/crypttab: systemd-cryptsetup (with volkey's token plugin) owns
+ * it, whatever it holds; volkeyd neither opens, formats nor mounts it. */
+static bool crypttab_owns(const struct volkey_config *cfg, const char *devnode, const char *uuid,
+			  struct device_outcome *o)
+{
+	struct crypttab_entry ce;
+	int r = crypttab_lookup(cfg->policy.crypttab, devnode, uuid, &ce);
+
+	if (r < 0) {
+		/* unreadable: nobody can tell who owns it, so leave it alone */
+		done(o, "failed", r, "cannot read %s: %s; left alone", cfg->policy.crypttab, strerror(-r));
+		return true;
+	}
+	if (r == 0)
+		return false;
+	done(o, "untouched", 0, "listed in %s as %s (line %d): left to systemd-cryptsetup", cfg->policy.crypttab,
+	     ce.name, ce.line);
+	return true;
 }
 
 /* mkfs (after a new format only) and mount, as the class policy says: always
@@ -363,6 +384,8 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 			snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v.uuid);
 			volume_done(&v);
 		}
+		if (crypttab_owns(cfg, devnode, o->luks_uuid, o))
+			goto out;
 		if (s.holder[0] && strncmp(sub, VOLKEY_SUBSYSTEM, strlen(VOLKEY_SUBSYSTEM))) {
 			/* someone else's LUKS volume, mapped: never touched, not even mounted */
 			done(o, "untouched", 0, "LUKS volume%s%s, mapped as %s: not volkey's", sub[0] ? " " : "", sub,
@@ -412,6 +435,8 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 	} else {
 		enum provision_mode m = may_format(cfg, &n, o);
 
+		if (crypttab_owns(cfg, devnode, "", o))
+			goto out;
 		if (m == PROVISION_OFF) {
 			done(o, "untouched", 0, "blank; the policy does not provision %s%s", o->cls,
 			     n.cls == NVME_CLASS_EBS ? " volumes not listed in [ebs] volumes" : " devices");

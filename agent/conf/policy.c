@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,14 @@ void policy_defaults(struct policy *p)
 	p->unlock_unlisted = true;
 	snprintf(p->status_file, sizeof(p->status_file), "/run/volkey/status.json");
 	p->kernel_module = KMOD_AUTO;
+	snprintf(p->crypttab, sizeof(p->crypttab), "/etc/crypttab");
+	snprintf(p->fstab, sizeof(p->fstab), "/etc/fstab");
+	p->retry = true;
+	p->retry_base_ms = 2000;
+	p->retry_cap_ms = 60000;
+	p->retry_max = 0;
+	p->close_at_shutdown = true;
+	p->start_mounts = true;
 	snprintf(p->module_record, sizeof(p->module_record), "/var/lib/volkey/module-bench.json");
 }
 
@@ -33,6 +42,27 @@ static int copy(char *dst, size_t n, const char *v)
 	if (strlen(v) >= n)
 		return 0;
 	snprintf(dst, n, "%s", v);
+	return 1;
+}
+
+static int set_yes_no(bool *b, const char *value)
+{
+	if (strcmp(value, "yes") && strcmp(value, "no"))
+		return 0;
+	*b = !strcmp(value, "yes");
+	return 1;
+}
+
+static int set_long(long *x, const char *value, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || *end || end == value || v < min || v > max)
+		return 0;
+	*x = v;
 	return 1;
 }
 
@@ -105,12 +135,24 @@ int policy_set(struct policy *p, const char *section, const char *name, const ch
 			p->unlock_timeout_ms = x;
 			return 1;
 		}
-		if (!strcmp(name, "unlock_unlisted")) {
-			if (strcmp(value, "yes") && strcmp(value, "no"))
-				return 0;
-			p->unlock_unlisted = !strcmp(value, "yes");
-			return 1;
-		}
+		if (!strcmp(name, "unlock_unlisted"))
+			return set_yes_no(&p->unlock_unlisted, value);
+		if (!strcmp(name, "retry"))
+			return set_yes_no(&p->retry, value);
+		if (!strcmp(name, "retry_base_ms"))
+			return set_long(&p->retry_base_ms, value, 100, 3600000);
+		if (!strcmp(name, "retry_cap_ms"))
+			return set_long(&p->retry_cap_ms, value, 100, 86400000);
+		if (!strcmp(name, "retry_max"))
+			return set_long(&p->retry_max, value, 0, 1000000);
+		if (!strcmp(name, "close_at_shutdown"))
+			return set_yes_no(&p->close_at_shutdown, value);
+		if (!strcmp(name, "start_mounts"))
+			return set_yes_no(&p->start_mounts, value);
+		if (!strcmp(name, "crypttab"))
+			return value[0] == '/' && copy(p->crypttab, sizeof(p->crypttab), value);
+		if (!strcmp(name, "fstab"))
+			return value[0] == '/' && copy(p->fstab, sizeof(p->fstab), value);
 		if (!strcmp(name, "status_file"))
 			return value[0] == '/' && copy(p->status_file, sizeof(p->status_file), value);
 		if (!strcmp(name, "kernel_module")) {

@@ -42,6 +42,14 @@ struct policy {
 	bool unlock_unlisted;     /* a volkey volume the policy neither provisions nor lists: unlocked (never
 	                           * mounted) when true, left locked when false */
 	enum kmod_mode kernel_module;
+	char crypttab[256];       /* /etc/crypttab: volumes listed there belong to systemd-cryptsetup */
+	bool retry;               /* keep retrying, after ready, devices whose key service was unreachable */
+	long retry_base_ms;       /* first retry delay (before jitter) */
+	long retry_cap_ms;        /* longest delay between retries */
+	long retry_max;           /* retries per device, 0 = forever */
+	bool close_at_shutdown;   /* at system shutdown, close the volkey-* mappings (deferred while in use) */
+	bool start_mounts;        /* after a late unlock, start the /etc/fstab mount units on its mapping */
+	char fstab[256];          /* /etc/fstab */
 	char kernel_module_file[256]; /* a .ko to load instead of `modprobe volkey_xts` ("" default) */
 	char module_record[256];  /* /var/lib/volkey/module-bench.json: what bench measured */
 	struct class_policy instance_store;

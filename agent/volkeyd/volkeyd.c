@@ -23,13 +23,17 @@
 #include "base/log.h"
 #include "base/memhooks.h"
 #include "base/timeutil.h"
+#include "boot/closeall.h"
 #include "boot/devfilter.h"
+#include "boot/latemount.h"
 #include "boot/provision.h"
 #include "boot/raid.h"
 #include "boot/statusfile.h"
 #include "host/kmod.h"
+#include "host/sdmanager.h"
 #include "keys/aws_creds.h"
 #include "volkeyd/resume.h"
+#include "volkeyd/retry.h"
 #include "volume/volume.h"
 
 #define MAX_INFLIGHT 128
@@ -41,6 +45,7 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static char inflight[MAX_INFLIGHT][256];
 static bool again[MAX_INFLIGHT]; /* an event came while the device was being handled */
 static int ninflight, failures;
+static bool ready; /* READY=1 was sent: what unlocks from now on is late */
 
 static void submit(const char *devnode);
 
@@ -67,6 +72,18 @@ static void *worker(void *p)
 
 	provision_device(dev, &cfg, &rules, &o);
 	o.generation = job->generation;
+	if (!strcmp(o.state, "failed") && retry_transient(o.error)) {
+		long d = retry_schedule(dev);
+		size_t l = strlen(o.detail);
+
+		if (d >= 0)
+			snprintf(o.detail + l, sizeof(o.detail) - l, "; retrying in %.1f s", d / 1000.0);
+		else if (d == -2)
+			snprintf(o.detail + l, sizeof(o.detail) - l, "; no more retries ([volkey] retry_max = %ld)",
+				 cfg.policy.retry_max);
+	} else if (strcmp(o.state, "failed")) {
+		retry_forget(dev);
+	}
 	/* Removed while we looked at it: the outcome is the old device's, and must
 	 * not make a new device at the same node look settled. */
 	current = statusfile_put(&o);
@@ -77,10 +94,11 @@ static void *worker(void *p)
 	else
 		log_info("%s (%s%s%s): %s: %s%s%s [%.2f s]", dev, o.cls, o.id[0] ? " " : "", o.id, o.state, o.detail,
 			 o.mountpoint[0] ? ", mounted on " : "", o.mountpoint, o.seconds);
-	bool redo = false;
+	bool redo = false, late;
 	int i;
 
 	pthread_mutex_lock(&mu);
+	late = ready;
 	failures += current && !strcmp(o.state, "failed");
 	i = find_inflight(dev);
 	if (i >= 0) {
@@ -91,6 +109,10 @@ static void *worker(void *p)
 	}
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
+	/* Unlocked after boot: the fstab mounts on it gave up or never ran. */
+	if (current && late && cfg.policy.start_mounts && o.mapping[0] &&
+	    (!strcmp(o.state, "unlocked") || !strcmp(o.state, "formatted")))
+		latemount_start(&cfg, o.mapping);
 	/* After the outcome counts for readiness: finish an interrupted re-encryption. */
 	if (current)
 		resume_reencryption(dev, &cfg, &o);
@@ -216,7 +238,7 @@ static void coldplug(struct udev *udev)
 }
 
 /* Waits for the coldplug workers, at most timeout_ms. Returns how many still run. */
-static int wait_workers(long timeout_ms)
+static int wait_workers(long timeout_ms, bool at_boot)
 {
 	struct timespec ts;
 	int left;
@@ -227,7 +249,7 @@ static int wait_workers(long timeout_ms)
 		if (pthread_cond_timedwait(&cv, &mu, &ts) != 0)
 			break;
 	left = ninflight;
-	for (int i = 0; i < ninflight; i++)
+	for (int i = 0; i < ninflight && at_boot; i++)
 		log_error("%s: no outcome within %ld ms; boot goes on, the device keeps trying", inflight[i],
 			  timeout_ms);
 	pthread_mutex_unlock(&mu);
@@ -262,17 +284,35 @@ static int serve(struct udev *udev, struct udev_monitor *mon)
 			if (d && action && (!strcmp(action, "add") || !strcmp(action, "change")) && wanted(d))
 				submit(udev_device_get_devnode(d));
 			/* A detached volume's node may come back as another volume: forget it. */
-			if (d && action && !strcmp(action, "remove") && udev_device_get_devnode(d))
+			if (d && action && !strcmp(action, "remove") && udev_device_get_devnode(d)) {
 				statusfile_forget(udev_device_get_devnode(d));
+				retry_forget(udev_device_get_devnode(d));
+			}
 			udev_device_unref(d);
 		}
 	}
 	(void)udev;
 	sd_notify(0, "STOPPING=1");
-	log_info("stopping (mappings stay)");
+	retry_stop();
 	/* A running re-encryption pauses at its next checkpoint; the next boot resumes it. */
 	resume_stop_all(20000);
 	close(sfd);
+	if (!cfg.policy.close_at_shutdown || !sdm_shutting_down()) {
+		/* a restart (an upgrade, say) must not take volumes away from their users */
+		log_info("stopping (not a system shutdown: mappings stay)");
+		return 0;
+	}
+	/* Workers still unlocking would race with the close: give them a moment. */
+	if (wait_workers(5000, false) > 0)
+		log_warning("shutdown: devices still being handled; closing what is open");
+	{
+		struct closeall_result cr;
+
+		closeall_mappings("/sys/block", &cr);
+		log_info("stopping (system shutdown): %d mapping(s) closed, %d in use closed by the kernel at "
+			 "their last close, %d failed",
+			 cr.closed, cr.deferred, cr.failed);
+	}
 	return 0;
 }
 
@@ -371,8 +411,13 @@ int main(int argc, char **argv)
 	}
 	log_info("starting: instance-store provision=%s, %d EBS volume(s) listed for provisioning",
 		 provision_mode_to_string(cfg.policy.instance_store.provision), cfg.policy.n_ebs_volumes);
+	if (!once && retry_start(&cfg.policy, submit) < 0)
+		log_warning("cannot start the retry thread: failed devices are retried only on udev events");
 	coldplug(udev);
-	left = wait_workers(cfg.policy.unlock_timeout_ms);
+	left = wait_workers(cfg.policy.unlock_timeout_ms, true);
+	pthread_mutex_lock(&mu);
+	ready = true;
+	pthread_mutex_unlock(&mu);
 	statusfile_set_ready(true);
 	sd_notifyf(0, "READY=1\nSTATUS=%d device(s) failed, %d still working", failures, left);
 	log_info("ready: %d failed, %d still working", failures, left);
