@@ -18,24 +18,33 @@ static bool ours(const char *name, const char *uuid)
 	return !strncmp(name, "volkey-", 7) && strncmp(name, "volkey-bench-", 13) && !strncmp(uuid, "CRYPT-", 6);
 }
 
-static void close_one(const char *name, struct closeall_result *res)
+int closeall_one(const char *name)
 {
 	CS_LOCKED;
 	struct crypt_device *cd = NULL;
 	char path[160];
 	int r;
 
+	if (strncmp(name, "volkey-", 7) || !strncmp(name, "volkey-bench-", 13))
+		return -EPERM;
 	r = crypt_init_by_name(&cd, name);
 	if (r >= 0)
 		r = crypt_deactivate_by_name(cd, name, CRYPT_DEACTIVATE_DEFERRED);
 	crypt_free(cd);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/dev/mapper/%s", name);
+	return access(path, F_OK) == 0 && crypt_status(NULL, name) != CRYPT_INACTIVE;
+}
+
+static void close_one(const char *name, struct closeall_result *res)
+{
+	int r = closeall_one(name);
+
 	if (r < 0) {
 		log_warning("shutdown: cannot close %s: %s", name, strerror(-r));
 		res->failed++;
-		return;
-	}
-	snprintf(path, sizeof(path), "/dev/mapper/%s", name);
-	if (access(path, F_OK) == 0 && crypt_status(NULL, name) != CRYPT_INACTIVE) {
+	} else if (r == 1) {
 		log_info("shutdown: %s is in use: the kernel removes it at its last close", name);
 		res->deferred++;
 	} else {

@@ -12,4 +12,7 @@ struct closeall_result {
 	int failed;
 };
 
+/* Closes one volkey mapping by name (deferred while in use): 0 closed, 1 deferred,
+ * -errno; -EPERM for a name that is not volkey's (volkey-*, not volkey-bench-*). */
+int closeall_one(const char *name);
 void closeall_mappings(const char *sysfs_block, struct closeall_result *ret);

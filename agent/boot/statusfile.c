@@ -164,6 +164,16 @@ void statusfile_state(const char *device, char *buf, size_t n)
 	pthread_mutex_unlock(&mu);
 }
 
+void statusfile_mapping(const char *device, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	pthread_mutex_lock(&mu);
+	for (int i = 0; i < ndevices; i++)
+		if (!strcmp(devices[i].device, device))
+			snprintf(buf, n, "%s", devices[i].mapping);
+	pthread_mutex_unlock(&mu);
+}
+
 void statusfile_forget(const char *device)
 {
 	pthread_mutex_lock(&mu);

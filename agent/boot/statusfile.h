@@ -20,3 +20,5 @@ void statusfile_set_ready(bool ready);
 void statusfile_forget(const char *device);
 /* The state recorded for device, "" if none. */
 void statusfile_state(const char *device, char *buf, size_t n);
+/* The device's recorded mapping (/dev/mapper/NAME), "" if none. */
+void statusfile_mapping(const char *device, char *buf, size_t n);

@@ -256,6 +256,29 @@ static int wait_workers(long timeout_ms, bool at_boot)
 	return left;
 }
 
+/* A detached volume: its mapping would stay, over a device that is gone, until
+ * shutdown. Close it (deferred while its file system is still mounted), and
+ * forget the node, which may come back as another volume. */
+static void removed(const char *dev)
+{
+	char mapping[128];
+	int r;
+
+	statusfile_mapping(dev, mapping, sizeof(mapping));
+	statusfile_forget(dev);
+	retry_forget(dev);
+	if (!mapping[0] || strncmp(mapping, "/dev/mapper/", 12))
+		return;
+	r = closeall_one(mapping + 12);
+	if (r == 0)
+		log_info("%s: removed: %s closed", dev, mapping);
+	else if (r == 1)
+		log_warning("%s: removed while %s is in use: the kernel removes the mapping at its last close", dev,
+			    mapping);
+	else if (r != -ENODEV && r != -ENXIO)
+		log_warning("%s: removed: cannot close %s: %s", dev, mapping, strerror(-r));
+}
+
 static int serve(struct udev *udev, struct udev_monitor *mon)
 {
 	struct pollfd pfd[2];
@@ -284,10 +307,8 @@ static int serve(struct udev *udev, struct udev_monitor *mon)
 			if (d && action && (!strcmp(action, "add") || !strcmp(action, "change")) && wanted(d))
 				submit(udev_device_get_devnode(d));
 			/* A detached volume's node may come back as another volume: forget it. */
-			if (d && action && !strcmp(action, "remove") && udev_device_get_devnode(d)) {
-				statusfile_forget(udev_device_get_devnode(d));
-				retry_forget(udev_device_get_devnode(d));
-			}
+			if (d && action && !strcmp(action, "remove") && udev_device_get_devnode(d))
+				removed(udev_device_get_devnode(d));
 			udev_device_unref(d);
 		}
 	}
