@@ -8,7 +8,10 @@ as on instances with HttpTokens=required), 403 for a PUT that carries
 X-Forwarded-For, 404 for unknown paths. Logs every request as one JSON line.
 
 Usage: imds.py --port-file FILE [--log FILE] [--instance-id ID] [--region R]
-               [--role NAME] [--cred-expiry-seconds N]
+               [--role NAME] [--cred-expiry-seconds N] [--user-data FILE]
+Serves the meta-data tree cloud-init's Ec2 datasource reads (directory listings,
+block-device-mapping, placement, iam/info), user-data and the instance identity
+document, under "latest" and the dated versions listed at "/".
 """
 import argparse
 import datetime
@@ -50,6 +53,37 @@ class State:
             "Token": "imds-session-token-%d" % n,
             "Expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
+
+
+# Metadata versions the real service lists at "/" (a subset; cloud-init asks for these).
+VERSIONS = ["2009-04-04", "2016-09-02", "2018-09-24", "2021-03-23"]
+
+
+def tree(a):
+    """The meta-data/ tree of one instance (the parts cloud-init's Ec2 datasource reads)."""
+    return {"meta-data": {
+        "ami-id": "ami-0volkey0000000001",
+        "ami-launch-index": "0",
+        "hostname": "ip-169-254-0-15.ec2.internal",
+        "local-hostname": "ip-169-254-0-15.ec2.internal",
+        "local-ipv4": "169.254.0.15",
+        "instance-id": a.instance_id,
+        "instance-type": a.instance_type,
+        "instance-action": "none",
+        "placement": {"availability-zone": a.region + "a", "region": a.region},
+        # As EC2 reports them: names, not NVMe paths (cloud-init maps them).
+        "block-device-mapping": {"ami": "xvda", "root": "/dev/xvda", "ephemeral0": "sdb", "ephemeral1": "sdc"},
+        "services": {"domain": "amazonaws.com", "partition": "aws"},
+        "iam": ({"info": json.dumps({"Code": "Success", "InstanceProfileArn":
+                                     "arn:aws:iam::111122223333:instance-profile/" + a.role})}
+                if a.role else {}),
+    }}
+
+
+def identity_document(a):
+    return {"accountId": "111122223333", "architecture": "x86_64", "availabilityZone": a.region + "a",
+            "imageId": "ami-0volkey0000000001", "instanceId": a.instance_id, "instanceType": a.instance_type,
+            "privateIp": "169.254.0.15", "region": a.region, "version": "2017-09-30"}
 
 
 def make_handler(state):
@@ -101,18 +135,32 @@ def make_handler(state):
             if not valid:
                 return self.reply(401)
             p = self.path
-            md = {
-                "/latest/meta-data/instance-id": a.instance_id,
-                "/latest/meta-data/placement/region": a.region,
-                "/latest/meta-data/placement/availability-zone": a.region + "a",
-                "/latest/meta-data/instance-type": a.instance_type,
-            }
-            if p in md:
-                return self.reply(200, md[p])
-            if a.role and p == "/latest/meta-data/iam/security-credentials/":
+            # Any version prefix the real service knows ("latest" or a date).
+            parts = p.split("/", 2)
+            if p == "/":
+                return self.reply(200, "\n".join(VERSIONS + ["latest"]))
+            if len(parts) < 3 or not (parts[1] == "latest" or parts[1] in VERSIONS):
+                return self.reply(404)
+            rest = parts[2]
+            if rest == "user-data":
+                if a.user_data is None:
+                    return self.reply(404)
+                with open(a.user_data, "rb") as f:
+                    return self.reply(200, f.read(), "application/octet-stream")
+            if rest == "dynamic/instance-identity/document":
+                return self.reply(200, json.dumps(identity_document(a)), "application/json")
+            if a.role and rest == "meta-data/iam/security-credentials/":
                 return self.reply(200, a.role)
-            if a.role and p == "/latest/meta-data/iam/security-credentials/" + a.role:
+            if a.role and rest == "meta-data/iam/security-credentials/" + a.role:
                 return self.reply(200, json.dumps(state.credentials()), "application/json")
+            node = tree(a)
+            for seg in [x for x in rest.split("/") if x]:
+                if not isinstance(node, dict) or seg not in node:
+                    return self.reply(404)
+                node = node[seg]
+            if isinstance(node, dict):
+                return self.reply(200, "\n".join(k + "/" if isinstance(v, dict) else k for k, v in node.items()))
+            return self.reply(200, node)
             self.reply(404)
 
     return Handler
@@ -128,6 +176,7 @@ def main():
     ap.add_argument("--role", default="")
     ap.add_argument("--secret-seed", default="s")
     ap.add_argument("--cred-expiry-seconds", type=int, default=3600)
+    ap.add_argument("--user-data", help="file served at /latest/user-data (404 without)")
     args = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(State(args)))
     srv.daemon_threads = True
