@@ -242,6 +242,7 @@ install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	install -D -m 0755 $(VOLKEY) $(DESTDIR)$(SBINDIR)/volkey
 	install -D -m 0755 $(VOLKEYD) $(DESTDIR)$(SBINDIR)/volkeyd
 	install -D -m 0644 docs/man/volkey.8 $(DESTDIR)$(MANDIR)/man8/volkey.8
+	install -D -m 0644 docs/man/volkeyd.8 $(DESTDIR)$(MANDIR)/man8/volkeyd.8
 	install -D -m 0644 Kbuild $(DESTDIR)$(DKMSDIR)/Kbuild
 	install -D -m 0644 kernel/Kbuild $(DESTDIR)$(DKMSDIR)/kernel/Kbuild
 	install -m 0644 kernel/*.c $(DESTDIR)$(DKMSDIR)/kernel/
