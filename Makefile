@@ -5,6 +5,7 @@
 #   make check-unit | check-host | check-layers | check-rig [T=name] | asan | demo | install | clean
 #   make bench        a quick `volkey bench` (fio, raw against dm-crypt) in the rig guest
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS (30; make check passes 20)
+#   make deb          the Debian packages volkey and volkey-xts-dkms in $(BUILD)/deb (DEB_VERSION=), linted
 # See docs/building.md.
 
 VERSION := $(shell cat VERSION)
@@ -77,7 +78,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build
+.PHONY: deb tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -245,6 +246,7 @@ install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	install -D -m 0755 $(VOLKEY) $(DESTDIR)$(SBINDIR)/volkey
 	install -D -m 0755 $(VOLKEYD) $(DESTDIR)$(SBINDIR)/volkeyd
 	install -D -m 0644 docs/man/volkey.8 $(DESTDIR)$(MANDIR)/man8/volkey.8
+	install -D -m 0644 docs/man/volkeyd.8 $(DESTDIR)$(MANDIR)/man8/volkeyd.8
 	install -D -m 0644 Kbuild $(DESTDIR)$(DKMSDIR)/Kbuild
 	install -D -m 0644 kernel/Kbuild $(DESTDIR)$(DKMSDIR)/kernel/Kbuild
 	install -m 0644 kernel/*.c $(DESTDIR)$(DKMSDIR)/kernel/
@@ -256,6 +258,38 @@ install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/70-volkey.rules.in >$(DESTDIR)$(UDEVDIR)/rules.d/70-volkey.rules
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/volkeyd.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/volkeyd.service
+
+# The Debian packages (debian/, docs/packaging.md), built from a copy of the tree
+# in $(BUILD)/deb/volkey-$(VERSION): the files git tracks or would add (outside a
+# git checkout, every file but the build directories). DEB_VERSION (upstream part
+# VERSION) becomes debian/changelog's version, so `make deb DEB_VERSION=0.1.0-2`
+# builds an upgrade of the same code. Fails on a lintian error; prints its warnings.
+DEB_VERSION ?= $(VERSION)-1
+DEB_FILEVERSION = $(shell echo '$(DEB_VERSION)' | sed 's/^[0-9]*://')
+DEBDIR = $(BUILD)/deb
+DEBSRC = $(DEBDIR)/volkey-$(VERSION)
+DEBS = $(DEBDIR)/volkey_$(DEB_FILEVERSION)_amd64.deb $(DEBDIR)/volkey-xts-dkms_$(DEB_FILEVERSION)_all.deb
+deb:
+	@v='$(DEB_VERSION)'; v=$${v#*:}; [ "$${v%-*}" = '$(VERSION)' ] && [ "$${v%-*}" != "$$v" ] || \
+		{ echo "deb: DEB_VERSION=$(DEB_VERSION) must be $(VERSION)-REVISION (the code's VERSION)"; exit 1; }
+	@rm -rf $(DEBSRC) && mkdir -p $(DEBSRC)
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | grep -zv '^$(BUILD)/'; \
+	else \
+		find . -mindepth 1 \( -type d \( -name .git -o -name __pycache__ -o -path ./build -o -path ./build-asan \
+			-o -path ./build-tsan -o -path './$(BUILD)' \) -prune \) -o \( -type f ! -name '*.o' ! -name '*.d' -print0 \); \
+	fi | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(DEBSRC)
+	@cl=$(DEBSRC)/debian/changelog; cur=$$(dpkg-parsechangelog -l $$cl -S Version); \
+	if [ "$$cur" != '$(DEB_VERSION)' ]; then \
+		{ printf '%s (%s) %s; urgency=medium\n\n  * Rebuilt by make deb DEB_VERSION=%s.\n\n -- %s  %s\n\n' \
+			"$$(dpkg-parsechangelog -l $$cl -S Source)" '$(DEB_VERSION)' "$$(dpkg-parsechangelog -l $$cl -S Distribution)" \
+			'$(DEB_VERSION)' "$$(dpkg-parsechangelog -l $$cl -S Maintainer)" "$$(date -R)"; cat $$cl; } >$$cl.new && mv $$cl.new $$cl; \
+	fi
+	@echo "  DEB     $(DEBS) (log: $(DEBDIR)/build.log)"
+	@cd $(DEBSRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD \
+		dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || { tail -n 60 ../build.log; exit 1; }
+	@echo "  LINTIAN $(DEBS)"
+	@lintian --fail-on error $(DEBS)
 
 # volkeyd under ThreadSanitizer (with the lock check), for the rig scenario agent-stress.
 tsan:
