@@ -3,6 +3,7 @@
 #   make deps         install every Debian package needed (idempotent)
 #   make check        deps + build + every test tier (unit, host, rig)
 #   make check-unit | check-host | check-layers | check-rig [T=name] | asan | demo | install | clean
+#   make instance-image | check-instance [T=name]   the instance tier (a booted Debian 12 guest)
 #   make bench        a quick `volkey bench` (fio, raw against dm-crypt) in the rig guest
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS (30; make check passes 20)
 # See docs/building.md.
@@ -77,7 +78,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build
+.PHONY: tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -211,6 +212,17 @@ $(BUILD)/module/kernel/volkey_xts.ko: $(MODULE_SRC)
 # The guest's initramfs (busybox + virtio/9p/overlay modules); tests/rig/run builds it when missing too.
 rig-image:
 	@tests/rig/run --prepare
+
+# The instance tier's Debian 12 image (cached in /var/cache/volkey-rig/instance; warm: instant).
+instance-image:
+	@tests/instance/mkimage >/dev/null
+
+# Scenarios against a booted instance; they install the volkey .deb given in
+# VOLKEY_DEB (default: the one `make deb` builds, when that target exists).
+check-instance: tests-build instance-image
+	@if [ -z "$$VOLKEY_DEB" ] && grep -q "^deb:" Makefile; then $(MAKE) --no-print-directory deb; fi
+	@deb=$${VOLKEY_DEB:-$$(ls -t build/deb/volkey_$(VERSION)_amd64.deb build/deb/volkey_*_amd64.deb 2>/dev/null | head -n1)}; \
+		VOLKEY_DEB=$$deb BUILD=$(BUILD) tests/run-tier instance $(T)
 
 check-unit: tests-build
 	@BUILD=$(BUILD) tests/run-tier unit
