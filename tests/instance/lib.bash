@@ -95,15 +95,16 @@ inst_prepare() {
 	# No service starts in the chroot.
 	printf '#!/bin/sh\nexit 101\n' >"$mnt/usr/sbin/policy-rc.d"; chmod +x "$mnt/usr/sbin/policy-rc.d"
 	if [[ $rc -eq 0 && ${#debs[@]} -gt 0 ]]; then
-		mkdir -p "$mnt/var/tmp/debs"
+		mkdir -p "$mnt/var/tmp/debs/sources.list.d"
+		: >"$mnt/var/tmp/debs/sources.list"
 		cp "${debs[@]}" "$mnt/var/tmp/debs/"
 		local in=()
 		for f in "${debs[@]}"; do in+=("/var/tmp/debs/$(basename "$f")"); done
 		_inst_log "installing ${in[*]##*/} in the image"
 		# No sources at all (not just --no-download, which trips apt 2.6 on local
 		# files: "Pathname to install is not absolute"): dependencies come from the image or nowhere.
-		chroot "$mnt" env DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dir::Etc::SourceList=/dev/null \
-			-o Dir::Etc::SourceParts=/nonexistent -o Dpkg::Options::=--force-confold "${in[@]}" >"$INST_RUN/apt.log" 2>&1 ||
+		chroot "$mnt" env DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dir::Etc::SourceList=/var/tmp/debs/sources.list \
+			-o Dir::Etc::SourceParts=/var/tmp/debs/sources.list.d -o Dpkg::Options::=--force-confold "${in[@]}" >"$INST_RUN/apt.log" 2>&1 ||
 			{ rc=$?; cat "$INST_RUN/apt.log" >&2; _inst_log "apt-get install in the image failed (exit $rc)"; }
 		for f in "${in[@]}"; do
 			chroot "$mnt" dpkg-query -W -f='${Status}\n' "$(dpkg-deb -f "$mnt$f" Package)" 2>/dev/null |

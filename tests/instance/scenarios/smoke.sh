@@ -58,8 +58,9 @@ role=$(curl -sS --fail -H "X-aws-ec2-metadata-token: $tok" http://169.254.169.25
 curl -sS --fail -H "X-aws-ec2-metadata-token: $tok" http://169.254.169.254/latest/meta-data/iam/security-credentials/$role | grep -q "\"AccessKeyId\": \"ASIAFAKEIMDS"
 echo "role $role: credentials ok"
 # several connections at once, each its own guestfwd command
-for i in 1 2 3 4 5 6; do curl -sS --fail -o /dev/null -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token & done
-for i in 1 2 3 4 5 6; do wait -n; done
+pids=
+for i in 1 2 3 4 5 6; do curl -sS --fail -o /dev/null -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token & pids="$pids $!"; done
+for p in $pids; do wait $p || { echo "concurrent connection $p failed"; exit 1; }; done
 echo "6 concurrent connections ok"
 # IMDSv1 is refused, as with HttpTokens=required
 [ "$(curl -s -o /dev/null -w "%{http_code}" http://169.254.169.254/latest/meta-data/instance-id)" = 401 ]' </dev/null ||
