@@ -3,6 +3,7 @@
 #   make deps         install every Debian package needed (idempotent)
 #   make check        deps + build + every test tier (unit, host, rig)
 #   make check-unit | check-host | check-layers | check-rig [T=name] | asan | demo | install | clean
+#   make instance-image | check-instance [T=name]   the instance tier (a booted Debian 12 guest)
 #   make bench        a quick `volkey bench` (fio, raw against dm-crypt) in the rig guest
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS (30; make check passes 20)
 #   make deb          the Debian packages volkey and volkey-xts-dkms in $(BUILD)/deb (DEB_VERSION=), linted
@@ -78,7 +79,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: deb tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build
+.PHONY: deb tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -215,6 +216,19 @@ $(BUILD)/module/kernel/volkey_xts.ko: $(MODULE_SRC)
 # The guest's initramfs (busybox + virtio/9p/overlay modules); tests/rig/run builds it when missing too.
 rig-image:
 	@tests/rig/run --prepare
+
+# The instance tier's Debian 12 image (cached in /var/cache/volkey-rig/instance; warm: instant).
+instance-image:
+	@tests/instance/mkimage >/dev/null
+
+# Scenarios against a booted instance; they install the volkey .deb `make deb`
+# builds (VOLKEY_DEB) and upgrade to the same code rebuilt as $(VERSION)-2
+# (VOLKEY_DEB_UPGRADE).
+check-instance: tests-build instance-image
+	@$(MAKE) --no-print-directory deb DEB_VERSION=$(VERSION)-1 >$(BUILD)/deb-1.log 2>&1 || { cat $(BUILD)/deb-1.log; exit 1; }
+	@$(MAKE) --no-print-directory deb DEB_VERSION=$(VERSION)-2 >$(BUILD)/deb-2.log 2>&1 || { cat $(BUILD)/deb-2.log; exit 1; }
+	@VOLKEY_DEB=$(BUILD)/deb/volkey_$(VERSION)-1_amd64.deb VOLKEY_DEB_UPGRADE=$(BUILD)/deb/volkey_$(VERSION)-2_amd64.deb \
+		BUILD=$(BUILD) tests/run-tier instance $(T)
 
 check-unit: tests-build
 	@BUILD=$(BUILD) tests/run-tier unit
