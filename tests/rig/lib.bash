@@ -87,7 +87,7 @@ wait_agent_ready() {
 			agent_backtraces "$bin" >&2
 			fail "volkeyd exited with status $rc before it was ready"
 		fi
-		[[ $(awk "BEGIN{print ($EPOCHREALTIME - $t0) > $limit}") == 1 ]] && { cat "$log" >&2; fail "volkeyd not ready after $limit s"; }
+		[[ $(awk "BEGIN{print (($EPOCHREALTIME - $t0) > $limit)}") == 1 ]] && { cat "$log" >&2; fail "volkeyd not ready after $limit s"; }
 		sleep 0.05
 	done
 }
