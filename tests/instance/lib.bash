@@ -313,7 +313,7 @@ vm_start() {
 		-device nvme,serial=root,drive=root \
 		-netdev "$net" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 \
 		-device virtio-rng-pci \
-		-smbios "type=1,manufacturer=Amazon EC2,product=i4i.large,uuid=ec200000-0000-4000-8000-000000000001" \
+		-smbios "type=1,manufacturer=Amazon EC2,product=i4i.large,uuid=ec200000-0000-4000-8000-000000000001,serial=ec200000-0000-4000-8000-000000000001" \
 		"${devs[@]}" </dev/null >"$INST_RUN/qemu.log" 2>&1 &
 	VM_PID=$!
 	for i in $(seq 1 50); do [[ -S $INST_RUN/qmp.sock ]] && return 0; kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.1; done

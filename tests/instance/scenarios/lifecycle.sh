@@ -182,7 +182,8 @@ for s in $IS0 $IS1; do [[ $(state_of $s) == formatted:* ]] || fail "stop/start: 
 sums | grep -E '/data/(ebs|old)/' | diff - <(grep -E '/data/(ebs|old)/' "$INST_RUN/sums.1") || fail "EBS data changed"
 g 'findmnt -n /data/is0 && test ! -e /data/is0/blob' >/dev/null || fail "the new instance-store disk is not a new file system"
 ! g 'findmnt -n -o SOURCE /mnt' | grep -q nvme || fail "cloud-init mounted an instance-store disk on /mnt"
-grep -q 'user-data' "$IMDS_LOG" || fail "cloud-init did not read user-data from the IMDS double"
+[[ $(g 'cloud-id') == aws ]] || { g 'grep -i -m5 "ec2\|datasource" /var/log/cloud-init.log'; fail "cloud-init did not take its data from the IMDS double: cloud-id $(g cloud-id)"; }
+grep -q '"path": "/[^"]*/user-data", "token_valid": true' "$IMDS_LOG" || fail "cloud-init did not read user-data from the IMDS double with an IMDSv2 token"
 
 step "boot 3: hot-attach a listed EBS volume, then unmount and detach it"
 g "mkdir -p /data/hot && echo '$M_HOT /data/hot ext4 $OPTS 0 2' >>/etc/fstab && systemctl daemon-reload"
