@@ -96,8 +96,12 @@ int curl_code_to_errno(CURLcode cc)
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 		return -ECONNRESET;
-	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
+		/* the handshake did not complete (the peer closed or reset the
+		 * connection mid-way): a connection failure, worth a retry; a
+		 * certificate that does not verify is CURLE_PEER_FAILED_VERIFICATION */
+		return -ECONNRESET;
+	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CACERT_BADFILE:
 		return -EKEYREJECTED;

@@ -60,8 +60,9 @@ VERSIONS = ["2009-04-04", "2016-09-02", "2018-09-24", "2021-03-23"]
 
 
 def tree(a):
-    """The meta-data/ tree of one instance (the parts cloud-init's Ec2 datasource reads)."""
-    return {"meta-data": {
+    """The meta-data/ and dynamic/ trees of one instance (the parts cloud-init's Ec2 datasource reads)."""
+    return {"dynamic": {"instance-identity": {"document": json.dumps(identity_document(a))}},
+            "meta-data": {
         "ami-id": "ami-0volkey0000000001",
         "ami-launch-index": "0",
         "hostname": "ip-169-254-0-15.ec2.internal",
@@ -147,8 +148,6 @@ def make_handler(state):
                     return self.reply(404)
                 with open(a.user_data, "rb") as f:
                     return self.reply(200, f.read(), "application/octet-stream")
-            if rest == "dynamic/instance-identity/document":
-                return self.reply(200, json.dumps(identity_document(a)), "application/json")
             if a.role and rest == "meta-data/iam/security-credentials/":
                 return self.reply(200, a.role)
             if a.role and rest == "meta-data/iam/security-credentials/" + a.role:

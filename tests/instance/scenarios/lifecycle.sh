@@ -16,7 +16,7 @@
 #    done and /mnt not an instance-store disk; an EBS volume hot-added through
 #    QMP is formatted and mounted through its fstab line, and after unmount and
 #    detach leaves no mapping.
-#  boot 4 (KMS unreachable): multi-user within the bound, the KMS mounts and
+#  boot 4 (KMS unreachable, a new start): multi-user within the bound, the KMS mounts and
 #    their dependant fail visibly, the rest works; KMS comes back: the volumes
 #    unlock with no reboot and no udev event, mounts and dependant follow.
 #  Then purge: /etc/volkey goes, volumes and headers stay.
@@ -36,6 +36,8 @@ cat >"$INST_RUN/volkey.conf" <<CONF
 [kms]
 region = us-east-1
 deadline_ms = 8000
+; TLS handshakes under emulation, beside cloud-init, take seconds
+connect_timeout_ms = 5000
 [nvme]
 match = ebs|QEMU NVMe Ctrl|vol*
 match = instance-store|QEMU NVMe Ctrl|AWS*
@@ -198,11 +200,16 @@ for _ in $(seq 1 30); do g "test -e $M_HOT" || break; sleep 1; done
 g 'dmsetup ls' | grep -q hot && fail "dmsetup still lists the detached volume"
 
 step "boot 4: KMS unreachable at boot"
+# a new start without cloud-init (on EC2 the instance-store disks would be new
+# too; here they keep their volumes, which need KMS as much)
+vm_poweroff
 kms_stop
-t0=$(date +%s)
-vm_reboot 400
+vm_start --nvme "$is0,serial=$IS0" --nvme "$is1,serial=$IS1" --nvme "$ebs,serial=$EBS" --nvme "$old,serial=$OLD"
+vm_wait_ssh 400
+g 'systemctl is-system-running --wait' >/dev/null || true
 mu=$(g 'systemctl show -P ActiveEnterTimestampMonotonic multi-user.target')
-echo "   multi-user.target reached ${mu:0:-6}.${mu: -6:2} s after boot (bound ${BOUND} s + 45 s device timeout)"
+(( mu > 0 )) || fail "multi-user.target not reached"
+echo "   multi-user.target reached $(awk "BEGIN{printf \"%.1f\", $mu / 1e6}") s after boot with KMS down (bound: unlock_timeout ${BOUND} s + 60 s margin)"
 (( mu / 1000000 <= BOUND + 60 )) || fail "multi-user after $((mu / 1000000)) s, beyond the bound + 60 s margin"
 ! g 'systemctl is-active emergency.target rescue.target' >/dev/null || fail "emergency or rescue mode"
 [[ $(state_of $EBS) == failed:*"retrying in"* || $(state_of $EBS) == working* ]] || fail "EBS with KMS down: $(state_of $EBS)"
