@@ -454,6 +454,7 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 		done(o, m == PROVISION_EPHEMERAL ? "ephemeral" : "formatted", 0, "%s",
 		     m == PROVISION_EPHEMERAL ? "new ephemeral volume" : "formatted and unlocked");
 	}
+	o->owned = policy_owns(cfg, &n, o);
 	if (fresh)
 		test_crash_point("provision-opened");
 	if (cp && cp->mount[0] && !policy_owns(cfg, &n, o)) {

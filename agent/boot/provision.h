@@ -6,6 +6,8 @@
  * as configured. Never touches a device with foreign data. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "conf/config.h"
 #include "host/nvme_id.h"
 
@@ -23,6 +25,7 @@ struct device_outcome {
 	int token;             /* the token that unlocked, or -1 */
 	double seconds;
 	int error;             /* -errno for state failed */
+	bool owned;            /* the policy owns the device (it may be mounted: agent.md) */
 	unsigned long generation; /* statusfile_working()'s ticket for this run (not set by provision_device) */
 };
 

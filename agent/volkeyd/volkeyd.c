@@ -109,8 +109,10 @@ static void *worker(void *p)
 	}
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
-	/* Unlocked after boot: the fstab mounts on it gave up or never ran. */
-	if (current && late && cfg.policy.start_mounts && o.mapping[0] &&
+	/* Unlocked after boot: the fstab mounts on it gave up or never ran. Only
+	 * for volumes the policy owns: an unlisted volume's contents are chosen by
+	 * whoever attached it, and must not land on an admin's mount point. */
+	if (current && late && cfg.policy.start_mounts && o.mapping[0] && o.owned &&
 	    (!strcmp(o.state, "unlocked") || !strcmp(o.state, "formatted")))
 		latemount_start(&cfg, o.mapping);
 	/* After the outcome counts for readiness: finish an interrupted re-encryption. */
