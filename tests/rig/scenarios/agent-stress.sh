@@ -4,7 +4,7 @@
 # device in its own thread: every call into them holds one lock
 # (agent/base/cslock.h), while the unwraps (here: KMS over TLS) stay parallel.
 # 16 volkey volumes with an aws-kms token each, the KMS double over TLS:
-# volkeyd boots 20 times; every boot must unlock all 16 and stop cleanly (no
+# volkeyd boots 12 times (STRESS_BOOTS); every boot must unlock all 16 and stop cleanly (no
 # crash, no hang, exit 0). Then 8 volumes under the ThreadSanitizer build of
 # volkeyd (make tsan; its lock check also aborts on any libcryptsetup or
 # libdevmapper call made without the lock): no report. Prints the time to READY
@@ -13,7 +13,7 @@ source "$RIG_SRC/tests/rig/lib.bash"
 VOLKEYD=$RIG_SRC/$BUILD/volkeyd
 TSAN_VOLKEYD=$RIG_SRC/build-tsan/volkeyd
 [[ -x $TSAN_VOLKEYD ]] || fail "no $TSAN_VOLKEYD: run make tsan first"
-BOOTS=${STRESS_BOOTS:-20}
+BOOTS=${STRESS_BOOTS:-12}
 start_guest_kms --tls
 mkdir -p /etc/volkey
 printf '[kms]\nendpoint = %s\nca_file = %s\n[volkey]\nunlock_timeout_ms = 120000\n' "$KMS" "$KMS_CA" >/etc/volkey/volkey.conf
