@@ -34,7 +34,7 @@ is=$(inst_disk 96M is) ebs=$(inst_disk 96M ebs)
 g() { vm_ssh "$@" </dev/null; }
 show() {
 	g 'echo "# systemctl is-system-running: $(systemctl is-system-running)"; echo "# volkey status"; volkey status;
-	   echo "# findmnt /data/*"; findmnt -n -o TARGET,SOURCE,FSTYPE,OPTIONS /data/scratch /data/ebs;
+	   echo "# findmnt"; for m in /data/scratch /data/ebs; do findmnt -n -o TARGET,SOURCE,FSTYPE,OPTIONS $m || echo "$m: not mounted"; done;
 	   echo "# journalctl -u volkeyd"; journalctl -b -u volkeyd -o cat --no-pager | grep -v "^Started\|^Starting"' | sed 's/^/  /'
 }
 echo "volkey demo: first boot (QEMU/TCG, about 40 s) ..."
