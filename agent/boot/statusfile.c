@@ -154,24 +154,36 @@ void statusfile_set_ready(bool r)
 	pthread_mutex_unlock(&mu);
 }
 
-void statusfile_state(const char *device, char *buf, size_t n)
+bool statusfile_get(const char *device, struct device_outcome *ret)
 {
-	buf[0] = '\0';
+	bool found = false;
+
 	pthread_mutex_lock(&mu);
-	for (int i = 0; i < ndevices; i++)
-		if (!strcmp(devices[i].device, device))
-			snprintf(buf, n, "%s", devices[i].state);
+	for (int i = 0; i < ndevices && !found; i++)
+		if (!strcmp(devices[i].device, device)) {
+			*ret = devices[i];
+			found = true;
+		}
 	pthread_mutex_unlock(&mu);
+	return found;
 }
 
-void statusfile_mapping(const char *device, char *buf, size_t n)
+void statusfile_state(const char *device, char *buf, size_t n)
 {
-	buf[0] = '\0';
+	struct device_outcome o;
+
+	snprintf(buf, n, "%s", statusfile_get(device, &o) ? o.state : "");
+}
+
+int statusfile_count(const char *state)
+{
+	int n = 0;
+
 	pthread_mutex_lock(&mu);
 	for (int i = 0; i < ndevices; i++)
-		if (!strcmp(devices[i].device, device))
-			snprintf(buf, n, "%s", devices[i].mapping);
+		n += !strcmp(devices[i].state, state);
 	pthread_mutex_unlock(&mu);
+	return n;
 }
 
 void statusfile_forget(const char *device)

@@ -20,5 +20,7 @@ void statusfile_set_ready(bool ready);
 void statusfile_forget(const char *device);
 /* The state recorded for device, "" if none. */
 void statusfile_state(const char *device, char *buf, size_t n);
-/* The device's recorded mapping (/dev/mapper/NAME), "" if none. */
-void statusfile_mapping(const char *device, char *buf, size_t n);
+/* A copy of the device's record; false when there is none. */
+bool statusfile_get(const char *device, struct device_outcome *ret);
+/* How many recorded devices are in this state (each device counts once). */
+int statusfile_count(const char *state);

@@ -44,7 +44,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static char inflight[MAX_INFLIGHT][256];
 static bool again[MAX_INFLIGHT]; /* an event came while the device was being handled */
-static int ninflight, failures;
+static int ninflight;
 static bool ready; /* READY=1 was sent: what unlocks from now on is late */
 
 static void submit(const char *devnode);
@@ -99,7 +99,6 @@ static void *worker(void *p)
 
 	pthread_mutex_lock(&mu);
 	late = ready;
-	failures += current && !strcmp(o.state, "failed");
 	i = find_inflight(dev);
 	if (i >= 0) {
 		redo = again[i];
@@ -263,22 +262,26 @@ static int wait_workers(long timeout_ms, bool at_boot)
  * forget the node, which may come back as another volume. */
 static void removed(const char *dev)
 {
-	char mapping[128];
+	struct device_outcome o;
+	bool known = statusfile_get(dev, &o);
+	const char *name;
 	int r;
 
-	statusfile_mapping(dev, mapping, sizeof(mapping));
 	statusfile_forget(dev);
 	retry_forget(dev);
-	if (!mapping[0] || strncmp(mapping, "/dev/mapper/", 12))
+	if (!known || strncmp(o.mapping, "/dev/mapper/", 12))
 		return;
-	r = closeall_one(mapping + 12);
+	name = o.mapping + 12;
+	r = closeall_one(name);
 	if (r == 0)
-		log_info("%s: removed: %s closed", dev, mapping);
+		log_info("%s: removed: %s closed", dev, o.mapping);
 	else if (r == 1)
 		log_warning("%s: removed while %s is in use: the kernel removes the mapping at its last close", dev,
-			    mapping);
+			    o.mapping);
+	else if (r == -EPERM)
+		log_info("%s: removed; %s is not volkey's to close", dev, o.mapping);
 	else if (r != -ENODEV && r != -ENXIO)
-		log_warning("%s: removed: cannot close %s: %s", dev, mapping, strerror(-r));
+		log_warning("%s: removed: cannot close %s: %s", dev, o.mapping, strerror(-r));
 }
 
 static int serve(struct udev *udev, struct udev_monitor *mon)
@@ -353,7 +356,7 @@ int main(int argc, char **argv)
 	struct udev *udev;
 	bool once = false;
 	sigset_t mask;
-	int c, r, left;
+	int c, r, left, failures;
 
 	memhooks_setup();
 	aws_env_capture();
@@ -442,6 +445,7 @@ int main(int argc, char **argv)
 	ready = true;
 	pthread_mutex_unlock(&mu);
 	statusfile_set_ready(true);
+	failures = statusfile_count("failed");
 	sd_notifyf(0, "READY=1\nSTATUS=%d device(s) failed, %d still working", failures, left);
 	log_info("ready: %d failed, %d still working", failures, left);
 	{
@@ -457,7 +461,7 @@ int main(int argc, char **argv)
 		resume_wait_all();
 		/* Workers past the timeout keep running; do not run exit handlers under them. */
 		fflush(stderr);
-		_exit(failures || left ? 1 : 0);
+		_exit(statusfile_count("failed") || left ? 1 : 0);
 	}
 	r = serve(udev, mon);
 	udev_monitor_unref(mon);

@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "base/curlutil.h"
 #include "conf/crypttab.h"
 #include "host/sdmanager.h"
 #include "unit.h"
@@ -166,4 +167,14 @@ TEST(retry_backoff_bounds_and_limit)
 	CHECK(retry_schedule("/dev/test0") >= 100); /* forgotten: counts from zero again */
 	retry_stop();
 	CHECK_EQ_INT(retry_schedule("/dev/test1"), -1); /* stopped */
+}
+
+/* A TLS handshake the peer cut off is a connection failure (retried), a
+ * certificate that does not verify a refusal (not retried). */
+TEST(tls_cut_off_is_retried_untrusted_is_not)
+{
+	CHECK(retry_transient(curl_code_to_errno(CURLE_SSL_CONNECT_ERROR)));
+	CHECK(retry_transient(curl_code_to_errno(CURLE_COULDNT_CONNECT)));
+	CHECK(retry_transient(curl_code_to_errno(CURLE_OPERATION_TIMEDOUT)));
+	CHECK(!retry_transient(curl_code_to_errno(CURLE_PEER_FAILED_VERIFICATION)));
 }

@@ -114,3 +114,22 @@ TEST(late_outcome_does_not_hide_the_new_device)
 	CHECK_STREQ(state("/dev/nvme4n1"), "untouched");
 	statusfile_forget("/dev/nvme4n1");
 }
+
+/* READY's "N failed" counts devices, not attempts: a device retried in the
+ * background before READY is one failure however often it failed. */
+TEST(failures_count_devices_not_attempts)
+{
+	struct device_outcome got;
+	int before = statusfile_count("failed");
+
+	for (int i = 0; i < 3; i++)
+		CHECK(put("/dev/nvme5n1", "failed", statusfile_working("/dev/nvme5n1")));
+	CHECK(put("/dev/nvme6n1", "unlocked", statusfile_working("/dev/nvme6n1")));
+	CHECK_EQ_INT(statusfile_count("failed"), before + 1);
+	CHECK(statusfile_get("/dev/nvme6n1", &got));
+	CHECK_STREQ(got.state, "unlocked");
+	statusfile_forget("/dev/nvme5n1");
+	statusfile_forget("/dev/nvme6n1");
+	CHECK(!statusfile_get("/dev/nvme6n1", &got));
+	CHECK_EQ_INT(statusfile_count("failed"), before);
+}
