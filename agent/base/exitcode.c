@@ -60,3 +60,22 @@ int exit_code_from_errno(int r)
 		return EXIT_FAILURE_OTHER;
 	}
 }
+
+bool errno_transient(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case EAGAIN:
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case EIO:
+		return true;
+	default:
+		return false;
+	}
+}

@@ -3,6 +3,8 @@
  * place (docs/exit-codes.md lists the same table; a unit test keeps them equal). */
 #pragma once
 
+#include <stdbool.h>
+
 enum volkey_exit {
 	EXIT_OK = 0,
 	EXIT_USAGE = 1,       /* bad parameters, bad input, bad configuration */
@@ -28,5 +30,9 @@ struct exit_code_info {
 
 /* r is 0 or -errno (a positive errno is accepted too). */
 int exit_code_from_errno(int r);
+/* Whether a failure with this -errno may pass by itself: the key service, the
+ * credentials endpoint or the network was unreachable, timed out, throttled or
+ * failed inside; not a refusal (access denied, disabled or unknown key, bad data). */
+bool errno_transient(int err);
 /* The table, terminated by an entry with name == NULL. */
 const struct exit_code_info *exit_code_table(void);

@@ -21,6 +21,9 @@ void config_defaults(struct volkey_config *c)
 	c->kms_retry_base_ms = 1000;
 	c->kms_retry_cap_ms = 20000;
 	c->imds_timeout_ms = 1000;
+	c->initramfs_wait_s = 60;
+	c->initramfs_interval_s = 5;
+	snprintf(c->initramfs_fallback, sizeof(c->initramfs_fallback), "passphrase");
 	snprintf(c->p11_mechanism, sizeof(c->p11_mechanism), "aes-key-wrap");
 	snprintf(c->p11_pin_dir, sizeof(c->p11_pin_dir), "/etc/volkey/pins");
 	policy_defaults(&c->policy);
@@ -87,6 +90,11 @@ static int set_accounts(char *dst, size_t n, const char *v)
 	return k > 0 && set_str(dst, n, v);
 }
 
+bool config_fallback_valid(const char *v)
+{
+	return !strcmp(v, "passphrase") || !strcmp(v, "fail") || !strcmp(v, "retry");
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct volkey_config *c = user;
@@ -150,6 +158,16 @@ static int handler(void *user, const char *section, const char *name, const char
 			return set_long(&c->imds_timeout_ms, value, 50, 60000);
 		return 0;
 	}
+	if (!strcmp(section, "initramfs")) {
+		if (!strcmp(name, "wait"))
+			return set_long(&c->initramfs_wait_s, value, 0, 86400);
+		if (!strcmp(name, "interval"))
+			return set_long(&c->initramfs_interval_s, value, 1, 3600);
+		if (!strcmp(name, "fallback"))
+			return config_fallback_valid(value) &&
+			       set_str(c->initramfs_fallback, sizeof(c->initramfs_fallback), value);
+		return 0;
+	}
 	if (!strcmp(section, "pkcs11")) {
 		if (!strcmp(name, "mechanism"))
 			return set_str(c->p11_mechanism, sizeof(c->p11_mechanism), value);
@@ -191,10 +209,14 @@ int config_load(const char *path, struct volkey_config *c, int *ret_line)
 		if (!path)
 			path = CONFIG_DEFAULT_PATH;
 	}
+	/* Named in errors too (cfg->path), also when the file is bad. */
+	snprintf(c->path, sizeof(c->path), "%s", path);
 	r = ini_parse(path, handler, c);
 	if (r == -1) {
-		if (!explicit_path && errno == ENOENT)
+		if (!explicit_path && errno == ENOENT) {
+			c->path[0] = '\0';
 			return 0; /* no config file: defaults */
+		}
 		return errno ? -errno : -ENOENT;
 	}
 	if (r == -2)

@@ -54,6 +54,10 @@ struct volkey_config {
 	/* [nvme] match = CLASS|MODEL-GLOB|SERIAL-GLOB, repeatable (see nvme_match.h) */
 	char nvme_match[8][128];
 	int nvme_nmatch;
+	/* [initramfs]: `volkey unwrap` in early boot (docs/root.md) */
+	long initramfs_wait_s;     /* bound on waiting for the key service; 0: no wait */
+	long initramfs_interval_s; /* a console line this often while waiting */
+	char initramfs_fallback[16]; /* "passphrase", "fail" or "retry" */
 	/* [volkey], [instance-store], [ebs]: the agent's policy */
 	struct policy policy;
 };
@@ -61,4 +65,6 @@ struct volkey_config {
 void config_defaults(struct volkey_config *c);
 /* path NULL: $VOLKEY_CONFIG, else CONFIG_DEFAULT_PATH (absent is fine only then).
  * -EINVAL with *ret_line set (when non-NULL) for a bad line. */
+/* [initramfs] fallback: passphrase, fail or retry. */
+bool config_fallback_valid(const char *v);
 int config_load(const char *path, struct volkey_config *c, int *ret_line);

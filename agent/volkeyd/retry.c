@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/exitcode.h"
 #include "base/log.h"
 #include "volkeyd/retry.h"
 
@@ -37,21 +38,7 @@ static long long mono_ms(void)
 
 bool retry_transient(int err)
 {
-	switch (-err) {
-	case EAGAIN:
-	case ETIMEDOUT:
-	case ECONNREFUSED:
-	case ECONNRESET:
-	case ECONNABORTED:
-	case EHOSTUNREACH:
-	case EHOSTDOWN:
-	case ENETUNREACH:
-	case ENETDOWN:
-	case EIO:
-		return true;
-	default:
-		return false;
-	}
+	return err < 0 && errno_transient(err);
 }
 
 static struct entry *find(const char *dev)

@@ -27,7 +27,7 @@ int verb_load_config(struct volkey_config *cfg)
 		return log_error_errno(r, "Cannot read config %s: syntax or value error on line %d",
 				       arg_config ? arg_config : cfg->path, line);
 	if (r < 0)
-		return log_error_errno(r, "Cannot read config %s: %s", arg_config ? arg_config : "(default)",
+		return log_error_errno(r, "Cannot read config %s: %s", cfg->path[0] ? cfg->path : "(default)",
 				       strerror(-r));
 	return 0;
 }

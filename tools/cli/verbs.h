@@ -17,6 +17,7 @@ extern const struct verb verb_doctor;
 extern const struct verb verb_nvme_id;
 extern const struct verb verb_format;
 extern const struct verb verb_open;
+extern const struct verb verb_unwrap;
 extern const struct verb verb_close;
 extern const struct verb verb_bind;
 extern const struct verb verb_unbind;

@@ -22,6 +22,7 @@
 static const struct verb *const verbs[] = {
 	&verb_format,
 	&verb_open,
+	&verb_unwrap,
 	&verb_close,
 	&verb_bind,
 	&verb_unbind,
