@@ -76,7 +76,7 @@ TOKEN_OBJ := $(BUILD)/tools/token/libcryptsetup-token-volkey.o
 TOKENDIR ?= $(shell pkg-config --variable=libdir libcryptsetup 2>/dev/null)/cryptsetup
 UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/lib/udev)
 # udev rules and units are templates; @SBINDIR@ becomes where volkey is installed.
-UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service
+UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service $(BUILD)/udev/volkey-rekey.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
 .PHONY: deb tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
@@ -272,6 +272,7 @@ install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/70-volkey.rules.in >$(DESTDIR)$(UDEVDIR)/rules.d/70-volkey.rules
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/volkeyd.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/volkeyd.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/volkey-rekey.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/volkey-rekey.service
 
 # The Debian packages (debian/, docs/packaging.md), built from a copy of the tree
 # in $(BUILD)/deb/volkey-$(VERSION): the files git tracks or would add (outside a

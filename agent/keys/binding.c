@@ -118,6 +118,22 @@ int binding_add_kv(struct binding *b, const char *kv)
 	return binding_add(b, k, eq + 1);
 }
 
+int binding_with_uuid(const struct binding *b, const char *luks_uuid, struct binding **ret)
+{
+	struct binding *n = NULL;
+	int r = binding_new(luks_uuid, &n);
+
+	for (size_t i = 0; r >= 0 && i < b->n; i++)
+		if (strcmp(b->pairs[i].key, BINDING_UUID_KEY) != 0)
+			r = insert(n, b->pairs[i].key, b->pairs[i].value);
+	if (r < 0) {
+		binding_free(n);
+		return r;
+	}
+	*ret = n;
+	return 0;
+}
+
 const char *binding_get(const struct binding *b, const char *key)
 {
 	for (size_t i = 0; i < b->n; i++)

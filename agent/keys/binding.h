@@ -32,6 +32,9 @@ static inline void binding_freep(struct binding **b)
 int binding_add(struct binding *b, const char *key, const char *value);
 /* "K=V" form, as given on a command line. */
 int binding_add_kv(struct binding *b, const char *kv);
+/* A copy of b bound to another LUKS UUID (every other pair kept as it is): a
+ * volume's new identity (volkey rekey). */
+int binding_with_uuid(const struct binding *b, const char *luks_uuid, struct binding **ret);
 const char *binding_get(const struct binding *b, const char *key);
 /* Canonical AAD: "volkey-binding-v1" NUL, then per sorted pair a 4-byte big-endian
  * length and the key, a 4-byte length and the value. malloc'ed into *ret. */

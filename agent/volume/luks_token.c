@@ -363,3 +363,88 @@ int volkey_recovery_token_parse(const char *json, int *ret_keyslot)
 	/* Two while a volume-key re-encryption carries the recovery key over. */
 	return get_keyslots(o, 2, ret_keyslot, NULL);
 }
+
+static const char *const image_states[] = { "template", "reencrypting", "new-secrets", "uuid-switched" };
+
+static bool uuid_shape(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
+			return false;
+	return true;
+}
+
+int volkey_image_state_parse(const char *s)
+{
+	for (size_t i = 0; s && i < ARRAY_SIZE(image_states); i++)
+		if (strcmp(s, image_states[i]) == 0)
+			return (int)i;
+	return -EBADMSG;
+}
+
+const char *volkey_image_state_name(enum image_state s)
+{
+	return (unsigned)s < ARRAY_SIZE(image_states) ? image_states[s] : "?";
+}
+
+int volkey_image_token_parse(const char *json, struct image_marker *ret)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	struct image_marker m = { .state = IMAGE_TEMPLATE };
+	const char *s;
+	int k, st;
+
+	if (!json || parse_json(json, strlen(json), &o) < 0)
+		return -EBADMSG;
+	s = get_string(o, "type");
+	if (!s || strcmp(s, VOLKEY_IMAGE_TOKEN_TYPE) != 0)
+		return -EBADMSG;
+	if (get_keyslots(o, 0, &k, NULL) < 0)
+		return -EBADMSG;
+	s = get_string(o, "created");
+	if (!s || !rfc3339_ok(s))
+		return -EBADMSG;
+	snprintf(m.created, sizeof(m.created), "%s", s);
+	st = volkey_image_state_parse(get_string(o, "state"));
+	if (st < 0)
+		return -EBADMSG;
+	m.state = (enum image_state)st;
+	/* From new-secrets on, both identities are recorded. */
+	if (m.state >= IMAGE_NEW_SECRETS) {
+		const char *old = get_string(o, "old_uuid"), *neu = get_string(o, "new_uuid");
+		if (!uuid_shape(old) || !uuid_shape(neu) || strcmp(old, neu) == 0)
+			return -EBADMSG;
+		snprintf(m.old_uuid, sizeof(m.old_uuid), "%s", old);
+		snprintf(m.new_uuid, sizeof(m.new_uuid), "%s", neu);
+	}
+	*ret = m;
+	return 0;
+}
+
+int volkey_image_token_format(const struct image_marker *m, char **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *arr;
+	int r;
+
+	if (!o || !(arr = json_object_new_array()))
+		return -ENOMEM;
+	if (json_object_object_add(o, "keyslots", arr) < 0) {
+		json_object_put(arr);
+		return -ENOMEM;
+	}
+	if ((unsigned)m->state >= ARRAY_SIZE(image_states) || !rfc3339_ok(m->created))
+		return -EINVAL;
+	if (m->state >= IMAGE_NEW_SECRETS &&
+	    (!uuid_shape(m->old_uuid) || !uuid_shape(m->new_uuid) || strcmp(m->old_uuid, m->new_uuid) == 0))
+		return -EINVAL;
+	if ((r = add_string(o, "type", VOLKEY_IMAGE_TOKEN_TYPE)) < 0 || (r = add_string(o, "created", m->created)) < 0 ||
+	    (r = add_string(o, "state", image_states[m->state])) < 0)
+		return r;
+	if (m->state >= IMAGE_NEW_SECRETS &&
+	    ((r = add_string(o, "old_uuid", m->old_uuid)) < 0 || (r = add_string(o, "new_uuid", m->new_uuid)) < 0))
+		return r;
+	return to_string(o, ret);
+}

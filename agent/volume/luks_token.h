@@ -45,5 +45,28 @@ int volkey_recovery_token_format(int keyslot, const char *created, char **ret);
 /* Keyslot of a volkey-recovery token, -EBADMSG if malformed. */
 int volkey_recovery_token_parse(const char *json, int *ret_keyslot);
 
+/* The image marker (docs/format.md#the-volkey-image-token): a volume written
+ * as a template for a machine image, not yet given its own identity (volkey
+ * rekey). No keyslot, no secret; its state records the re-key's progress. */
+#define VOLKEY_IMAGE_TOKEN_TYPE "volkey-image"
+enum image_state {
+	IMAGE_TEMPLATE,      /* not re-keyed yet */
+	IMAGE_REENCRYPTING,  /* the volume-key re-encryption started (or is about to) */
+	IMAGE_NEW_SECRETS,   /* data done; new tokens bound to new_uuid being added */
+	IMAGE_UUID_SWITCHED, /* header UUID is new_uuid; the old tokens being retired */
+};
+struct image_marker {
+	enum image_state state;
+	char created[32];  /* when the volume was marked */
+	char old_uuid[40]; /* from IMAGE_NEW_SECRETS on: the image's UUID */
+	char new_uuid[40]; /* and this volume's own */
+};
+/* Strict parse of a volkey-image token: -EBADMSG for anything off. */
+int volkey_image_token_parse(const char *json, struct image_marker *ret);
+int volkey_image_token_format(const struct image_marker *m, char **ret);
+/* "template", "reencrypting", "new-secrets", "uuid-switched"; parse: -EBADMSG if none. */
+const char *volkey_image_state_name(enum image_state s);
+int volkey_image_state_parse(const char *s);
+
 /* Current time as RFC 3339 UTC ("2026-11-23T12:00:00Z"). */
 void rfc3339_now(char *buf, size_t n);

@@ -16,7 +16,10 @@ int volume_rotate(const char *device, const struct rotate_opts *o, const struct 
 	int r;
 
 	rotate_reports_reset();
-	switch (o->kind) {
+	if (o->kind != ROTATE_CRYPTO_ERASE && volume_rekey_in_progress(device) > 0)
+		r = err_fail(e, -EBUSY, "%s: a first-boot re-key is in progress; finish it first (volkey rekey %s)",
+			     device, device);
+	else switch (o->kind) {
 	case ROTATE_REWRAP:
 	case ROTATE_SECRET:
 		r = volume_rotate_tokens(device, o, cfg, e);

@@ -54,11 +54,15 @@ struct rotate_opts {
 	const char *to_key;        /* rewrap: another key URI */
 	const char *resilience;    /* volume-key: checksum (default), journal, none */
 	const char *hash;          /* volume-key, checksum resilience: its hash (default sha256) */
-	uint64_t hotzone_bytes;
+	uint64_t hotzone_bytes;    /* volume-key: largest piece re-encrypted between checkpoints (0: libcryptsetup's) */
 	/* volume-key: the recovery passphrase (secret memory, not NUL-terminated), to
 	 * carry the recovery keyslot over to the new key; NULL refuses a volume that has one. */
 	const void *recovery_phrase;
-	size_t recovery_len;    /* volume-key: largest piece re-encrypted between checkpoints (0: libcryptsetup's) */
+	size_t recovery_len;
+	/* volume-key: without recovery_phrase, let the re-encryption drop the recovery
+	 * keyslots (with the old key) instead of refusing: volkey rekey of an image,
+	 * whose recovery passphrase every instance shares. */
+	bool drop_recovery;
 	long progress_interval_ms; /* volume-key: how often progress() is called */
 	int nvme_erase;            /* crypto-erase: NVME_ERASE_AUTO (what is advertised), or a forced method */
 	/* Called once per token or volume with the outcome (the journal, --json). */

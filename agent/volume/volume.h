@@ -176,11 +176,50 @@ struct format_opts {
 	int ncontext;
 	unsigned sector_size; /* 0: 4096 */
 	bool force;
+	bool image; /* a template for a machine image: the volkey-image marker is written before "ready" */
 };
 /* Refuses (-EBUSY/-EEXIST/-ENOTBLK with the reason) unless safe or forced;
  * redoes a format that crashed part-way without --force. */
 int volume_format(const struct format_opts *o, const struct volkey_config *cfg, char *ret_uuid, size_t uuid_len,
 		  struct errbuf *e);
+
+/* A random version-4 UUID (getrandom). */
+int volume_new_uuid(char *buf, size_t n);
+
+/* ---- the image marker (volume_image.c) and first-boot re-key (volume_rekey.c) ---- */
+/* The volume's volkey-image marker: 1 with it (and its token id), 0 none,
+ * -EBADMSG malformed. */
+int volume_image_marker(struct volume *v, struct image_marker *ret, int *ret_token);
+/* Writes m over the marker (or as a new token), one header write; reloads the tokens. */
+int volume_image_write(struct volume *v, const struct image_marker *m, struct errbuf *e);
+/* Removes the marker. */
+int volume_image_clear(struct volume *v, struct errbuf *e);
+/* Marks a loaded volume as an image template: 0 marked, 1 it was already
+ * (crash point "image-marked"). */
+int volume_image_mark_loaded(struct volume *v, struct errbuf *e);
+/* `rekey --mark-image`: the same on a ready volkey volume (finishing pending changes first). */
+int volume_mark_image(const char *device, const struct volkey_config *cfg, struct errbuf *e);
+/* The same on a header format is still writing (subsystem volkey-provisioning). */
+int volume_image_mark_path(const char *device, struct errbuf *e);
+
+/* 1 when a re-key started and has not finished (marker past "template"); rotations wait for it. */
+int volume_rekey_in_progress(const char *device);
+
+struct rekey_result {
+	bool was_marked;        /* the volume carried the marker when rekey started */
+	bool recovery_dropped;  /* the image's recovery keyslot went with the old volume key */
+	char old_uuid[40], new_uuid[40];
+};
+/* Gives a volume made from an image its own identity: a new volume key
+ * (volume_reencrypt: online when mapped, resumable), new secrets bound to a new
+ * LUKS UUID, the UUID switched in one header write, the image's tokens retired,
+ * the marker removed. An unmarked volume is marked first. Every step is
+ * recorded in the marker or derivable from the header, so a run after a crash
+ * (or a pause: -EINTR) continues where it stopped. o: the volume-key options
+ * (resilience, progress, report, recovery phrase); without a recovery phrase
+ * the image's recovery keyslot is dropped (ret->recovery_dropped). */
+int volume_rekey(const char *device, const struct rotate_opts *o, const struct volkey_config *cfg,
+		 struct rekey_result *ret, struct errbuf *e);
 
 /* ---- bind, unbind, recovery (volume_bind.c, volume_recovery.c) ---- */
 /* Adds a token for uri; returns its token id. */

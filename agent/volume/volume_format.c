@@ -33,7 +33,7 @@ static void wrapped_keys_free(struct wrapped_key *k, int n)
 	}
 }
 
-static int new_uuid(char *buf, size_t n)
+int volume_new_uuid(char *buf, size_t n)
 {
 	unsigned char u[16];
 
@@ -314,7 +314,7 @@ int volume_format(const struct format_opts *o, const struct volkey_config *cfg, 
 		return r;
 	if (r == 1)
 		log_notice("%s: redoing a volkey format that was interrupted", o->device);
-	r = new_uuid(uuid, sizeof(uuid));
+	r = volume_new_uuid(uuid, sizeof(uuid));
 	if (r < 0)
 		return err_fail(e, r, "cannot draw a UUID");
 	r = binding_new(uuid, &b);
@@ -344,6 +344,12 @@ int volume_format(const struct format_opts *o, const struct volkey_config *cfg, 
 	if (r < 0)
 		return interrupted(o->device, r, e);
 	test_crash_point("format-verify");
+	if (o->image) {
+		/* Before "ready": a crash leaves a half-format, never an unmarked template. */
+		r = volume_image_mark_path(o->device, e);
+		if (r < 0)
+			return interrupted(o->device, r, e);
+	}
 	r = mark_ready(o->device, e);
 	if (r < 0)
 		return interrupted(o->device, r, e);

@@ -274,14 +274,21 @@ static int find_mapping(const char *device, const char *uuid, bool mine, char *n
 	while (!found && (de = readdir(d))) {
 		_cleanup_free_ char *dmuuid = NULL, *dmname = NULL;
 		char bottom[64] = "";
+		bool exact;
 
 		if (strncmp(de->d_name, "dm-", 3) != 0)
 			continue;
 		snprintf(sub, sizeof(sub), "/sys/block/%s/dm/uuid", de->d_name);
-		if (read_first_line(NULL, sub, &dmuuid) < 0 || strncmp(dmuuid, want, w) != 0)
+		if (read_first_line(NULL, sub, &dmuuid) < 0 || strncmp(dmuuid, want, 12) != 0)
+			continue;
+		/* A mapping made before `volkey rekey` switched the header's UUID keeps
+		 * the old one in its dm uuid until it is closed: on this very device, any
+		 * LUKS2 mapping is this volume's. */
+		exact = strncmp(dmuuid, want, w) == 0;
+		if (!exact && !(mine && st.st_rdev && strlen(dmuuid) > 12 + 33 && dmuuid[12 + 32] == '-'))
 			continue;
 		snprintf(sub, sizeof(sub), "/sys/block/%s/dm/name", de->d_name);
-		if (read_first_line(NULL, sub, &dmname) < 0 || strcmp(dmuuid + w, dmname) != 0)
+		if (read_first_line(NULL, sub, &dmname) < 0 || strcmp(dmuuid + (exact ? w : 12 + 33), dmname) != 0)
 			continue;
 		if (st.st_rdev && dm_sits_on(de->d_name, st.st_rdev, bottom, sizeof(bottom), 0) != mine)
 			continue;

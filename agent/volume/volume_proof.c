@@ -3,7 +3,8 @@
  * came between adding it and giving it to the pending token (two header writes).
  * Without proof, such a keyslot may be someone's passphrase added into that slot
  * later, and it stays. With proof (the secret it was made with, named by the
- * pending token through a token and optionally a wrapped blob, and the keyslot
+ * pending token through a token, optionally a wrapped blob and the UUID it is
+ * bound to instead of the token's (a re-key), and the keyslot
  * opens with it), it is removed. Only rotations record proofs; they always
  * have the configuration to unwrap with. */
 #include <errno.h>
@@ -25,6 +26,7 @@ int volume_pending_proven(struct volume *v, const struct volkey_config *cfg, int
 	CS_LOCKED;
 	_cleanup_(key_uri_freep) struct key_uri *uri = NULL;
 	_cleanup_(kctx_freep) struct kctx *c = NULL;
+	_cleanup_(binding_freep) struct binding *nb = NULL;
 	_cleanup_secret_ void *secret = NULL, *vk = NULL;
 	const struct token_entry *t;
 	struct errbuf why = { { 0 } };
@@ -52,7 +54,12 @@ int volume_pending_proven(struct volume *v, const struct volkey_config *cfg, int
 	} else {
 		w = (struct wrapped){ .data = t->t.wrapped.data, .len = t->t.wrapped.len };
 	}
-	r = key_unwrap(c, uri, t->t.binding, &w, &secret, &len);
+	/* A re-key's new secret is bound like token N but to the volume's new UUID. */
+	if (json_object_object_get_ex(o, "proof_uuid", &m) && json_object_is_type(m, json_type_string)) {
+		if (binding_with_uuid(t->t.binding, json_object_get_string(m), &nb) < 0)
+			goto out;
+	}
+	r = key_unwrap(c, uri, nb ? nb : t->t.binding, &w, &secret, &len);
 	if (r < 0) {
 		log_debug("%s: pending token %d: cannot unwrap its proof: %s", v->path, pending, kctx_error(c));
 		/* Unreachable now: ask for a later try. Refused: no proof (0). */

@@ -111,6 +111,8 @@ static int check_carry_over(struct volume *v, const struct rotate_opts *o, struc
 						v->path, k);
 			continue;
 		}
+		if (owner && owner->role == TOKEN_RECOVERY && o->drop_recovery)
+			continue; /* goes with the old key at the end of the data pass */
 		if (owner && owner->role == TOKEN_RECOVERY)
 			return err_fail(e, -EPERM,
 					"%s: keyslot %d is a recovery key, which cannot be carried over to a new volume "

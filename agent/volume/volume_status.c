@@ -212,6 +212,31 @@ int volume_status_json(const char *device, struct json_object **ret, struct errb
 		if (volume_vk_rotated(&v, when, sizeof(when)) == 0)
 			put_str(o, "volume_key_rotated", when);
 	}
+	{
+		struct image_marker m;
+		int ir = volume_image_marker(&v, &m, NULL);
+		if (ir != 0) {
+			struct json_object *im = json_object_new_object();
+			char summary[160];
+
+			if (ir < 0)
+				snprintf(summary, sizeof(summary), "marker unreadable");
+			else if (m.state == IMAGE_TEMPLATE)
+				snprintf(summary, sizeof(summary), "template, not re-keyed (first-boot re-key pending)");
+			else
+				snprintf(summary, sizeof(summary), "re-key in progress (step: %s)",
+					 volkey_image_state_name(m.state));
+			put_str(im, "state", ir < 0 ? "invalid" : volkey_image_state_name(m.state));
+			if (ir > 0)
+				put_str(im, "marked", m.created);
+			if (ir > 0 && m.state >= IMAGE_NEW_SECRETS) {
+				put_str(im, "old_uuid", m.old_uuid);
+				put_str(im, "new_uuid", m.new_uuid);
+			}
+			put_str(im, "summary", summary);
+			json_object_object_add(o, "image", im);
+		}
+	}
 	if (crypt_persistent_flags_get(v.cd, CRYPT_FLAGS_ACTIVATION, &pflags) == 0)
 		json_object_object_add(o, "persistent_flags", activation_flags_json(pflags));
 	json_object_object_add(o, "mappings", mappings_json(device));

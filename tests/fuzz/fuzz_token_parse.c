@@ -41,6 +41,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		volkey_token_clear(&t);
 	}
 	(void)volkey_recovery_token_parse(buf, &k);
+	{
+		/* The image marker: whatever parses formats and parses back the same. */
+		struct image_marker m, back;
+		char *json = NULL;
+		if (volkey_image_token_parse(buf, &m) == 0) {
+			if (volkey_image_token_format(&m, &json) != 0 || volkey_image_token_parse(json, &back) != 0 ||
+			    memcmp(&m, &back, sizeof(m)) != 0)
+				abort();
+			free(json);
+		}
+	}
 	free(buf);
 	return 0;
 }

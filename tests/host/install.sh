@@ -48,5 +48,14 @@ grep -qx 'Type=notify' "$unit" || fail "unit is not Type=notify"
 sed "s|^ExecStart=.*|ExecStart=$VOLKEY_SRC/${BUILD:-build}/volkeyd|" "$unit" >"$TMP/volkeyd.service"
 systemd-analyze verify "$TMP/volkeyd.service" >"$TMP/verify" 2>&1 || true
 grep -v "man volkey(8)\|Documentation=" "$TMP/verify" | grep -q . && { cat "$TMP/verify"; fail "systemd-analyze verify complains"; }
+# The first-boot re-key unit: the installed volkey, never holding up boot.
+rekey=${unit%/*}/volkey-rekey.service
+[[ -f $rekey ]] || fail "no unit at $rekey"
+grep -qx 'ExecStart=/usr/sbin/volkey rekey --root --if-image --progress-interval 60' "$rekey" || fail "rekey unit ExecStart"
+grep -qx 'Type=exec' "$rekey" || fail "rekey unit is not Type=exec"
+grep -qx 'After=network-online.target volkeyd.service' "$rekey" || fail "rekey unit ordering"
+sed "s|^ExecStart=/usr/sbin/volkey|ExecStart=$VOLKEY_SRC/${BUILD:-build}/volkey|" "$rekey" >"$TMP/volkey-rekey.service"
+systemd-analyze verify "$TMP/volkey-rekey.service" >"$TMP/verify" 2>&1 || true
+grep -v "man volkey(8)\|Documentation=" "$TMP/verify" | grep -q . && { cat "$TMP/verify"; fail "systemd-analyze verify complains about volkey-rekey.service"; }
 "$TMP/root/usr/sbin/volkeyd" --help | grep -q 'volkey boot agent' || fail "volkeyd --help"
 echo "install ok"

@@ -190,6 +190,24 @@ TEST(pkcs11_uri_attributes)
 	key_uri_free(u);
 }
 
+TEST(binding_with_uuid_keeps_the_other_pairs)
+{
+	static const char other[] = "0f6f1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b";
+	struct binding *a = NULL, *b = NULL;
+
+	CHECK_EQ_INT(binding_new(UUID, &a), 0);
+	CHECK_EQ_INT(binding_add_kv(a, "app=db"), 0);
+	CHECK_EQ_INT(binding_with_uuid(a, "not-a-uuid", &b), -EINVAL);
+	CHECK(b == NULL);
+	CHECK_EQ_INT(binding_with_uuid(a, other, &b), 0);
+	CHECK_STREQ(binding_get(b, BINDING_UUID_KEY), other);
+	CHECK_STREQ(binding_get(b, "app"), "db");
+	CHECK_STREQ(binding_get(a, BINDING_UUID_KEY), UUID); /* the original is untouched */
+	CHECK_EQ_INT((int)b->n, 2);
+	binding_free(a);
+	binding_free(b);
+}
+
 TEST(binding_is_canonical_and_strict)
 {
 	struct binding *a = NULL, *b = NULL;

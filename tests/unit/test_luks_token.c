@@ -176,3 +176,42 @@ TEST(recovery_token)
 	CHECK_EQ_INT(volkey_recovery_token_parse(GOOD, &k), -EBADMSG);
 	free(json);
 }
+
+TEST(image_marker_round_trip_and_refusals)
+{
+	struct image_marker m = { .state = IMAGE_TEMPLATE, .created = "2026-11-23T12:00:00Z" }, back;
+	char *json = NULL;
+
+	CHECK_EQ_INT(volkey_image_token_format(&m, &json), 0);
+	CHECK_STREQ(json, "{\"keyslots\":[],\"type\":\"volkey-image\",\"created\":\"2026-11-23T12:00:00Z\","
+			  "\"state\":\"template\"}");
+	CHECK_EQ_INT(volkey_image_token_parse(json, &back), 0);
+	CHECK_EQ_INT(back.state, IMAGE_TEMPLATE);
+	CHECK_STREQ(back.created, m.created);
+	free(json);
+	/* From new-secrets on, both UUIDs are required, well-formed and different. */
+	m.state = IMAGE_NEW_SECRETS;
+	CHECK_EQ_INT(volkey_image_token_format(&m, &json), -EINVAL);
+	snprintf(m.old_uuid, sizeof(m.old_uuid), "%s", "f9f6a20e-4a4d-4f61-b2ea-7c031168ea09");
+	snprintf(m.new_uuid, sizeof(m.new_uuid), "%s", m.old_uuid);
+	CHECK_EQ_INT(volkey_image_token_format(&m, &json), -EINVAL);
+	m.new_uuid[0] = '0';
+	CHECK_EQ_INT(volkey_image_token_format(&m, &json), 0);
+	CHECK_EQ_INT(volkey_image_token_parse(json, &back), 0);
+	CHECK_EQ_INT(back.state, IMAGE_NEW_SECRETS);
+	CHECK_STREQ(back.new_uuid, m.new_uuid);
+	CHECK_STREQ(back.old_uuid, m.old_uuid);
+	free(json);
+	CHECK_EQ_INT(volkey_image_token_parse("{\"type\":\"volkey-image\",\"keyslots\":[],\"created\":"
+					      "\"2026-11-23T12:00:00Z\",\"state\":\"done\"}", &back), -EBADMSG);
+	CHECK_EQ_INT(volkey_image_token_parse("{\"type\":\"volkey-image\",\"keyslots\":[\"0\"],\"created\":"
+					      "\"2026-11-23T12:00:00Z\",\"state\":\"template\"}", &back), -EBADMSG);
+	CHECK_EQ_INT(volkey_image_token_parse("{\"type\":\"volkey-image\",\"keyslots\":[],\"created\":"
+					      "\"yesterday\",\"state\":\"template\"}", &back), -EBADMSG);
+	CHECK_EQ_INT(volkey_image_token_parse("{\"type\":\"volkey-image\",\"keyslots\":[],\"created\":"
+					      "\"2026-11-23T12:00:00Z\",\"state\":\"uuid-switched\",\"old_uuid\":\"x\","
+					      "\"new_uuid\":\"y\"}", &back), -EBADMSG);
+	CHECK_EQ_INT(volkey_image_token_parse(GOOD, &back), -EBADMSG);
+	CHECK_EQ_INT(volkey_image_state_parse("reencrypting"), IMAGE_REENCRYPTING);
+	CHECK_STREQ(volkey_image_state_name(IMAGE_UUID_SWITCHED), "uuid-switched");
+}

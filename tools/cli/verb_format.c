@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* volkey format DEVICE --key URI [--key URI]... [--context K=V]... [--sector-size N] [--force] [--yes] */
+/* volkey format DEVICE --key URI [--key URI]... [--context K=V]... [--sector-size N] [--force] [--yes] [--image] */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +17,7 @@ static int run(int argc, char **argv)
 		{ "sector-size", required_argument, NULL, 's' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "yes", no_argument, NULL, 'y' },
+		{ "image", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -27,7 +28,7 @@ static int run(int argc, char **argv)
 	bool yes = false;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "k:C:s:fyh", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "k:C:s:fyIh", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'k':
 			if (o.nkeys == VOLKEY_MAX_KEYS)
@@ -48,6 +49,9 @@ static int run(int argc, char **argv)
 			break;
 		case 'y':
 			yes = true;
+			break;
+		case 'I':
+			o.image = true;
 			break;
 		case 'h':
 			verb_print_help(&verb_format);
@@ -70,14 +74,15 @@ static int run(int argc, char **argv)
 	r = volume_format(&o, &cfg, uuid, sizeof(uuid), &e);
 	if (r < 0)
 		return verb_fail(r, &e, "format");
-	log_info("%s: formatted, LUKS UUID %s, %d key%s", o.device, uuid, o.nkeys, o.nkeys > 1 ? "s" : "");
+	log_info("%s: formatted, LUKS UUID %s, %d key%s%s", o.device, uuid, o.nkeys, o.nkeys > 1 ? "s" : "",
+		 o.image ? "; marked as an image template (volkey rekey)" : "");
 	printf("%s\n", uuid);
 	return 0;
 }
 
 const struct verb verb_format = {
 	.name = "format",
-	.args = "DEVICE --key URI [--key URI]... [--context K=V]... [--sector-size N] [--force] [--yes]",
+	.args = "DEVICE --key URI [--key URI]... [--context K=V]... [--sector-size N] [--force] [--yes] [--image]",
 	.summary = "create a volkey volume (LUKS2) whose secrets are wrapped by the given keys",
 	.run = run,
 	.help = "  -k, --key URI          key that wraps a secret for this volume (aws-kms:, pkcs11:, file:);\n"
@@ -87,5 +92,7 @@ const struct verb verb_format = {
 		"  -f, --force            format even over a signature, data, or a regular file\n"
 		"                         (never a mounted or held device)\n"
 		"  -y, --yes              do not ask (required when stdin is not a terminal)\n"
+		"  --image                a template for a machine image: marked so that each copy gives\n"
+		"                         itself its own key, secrets and UUID at first boot (volkey rekey)\n"
 		"Prints the new LUKS UUID. A format interrupted part-way is redone without --force.\n",
 };

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "base/exitcode.h"
@@ -20,9 +19,6 @@
 #include "volume/rotate.h"
 #include "volume/rotlog.h"
 #include "volume/volume_status.h"
-
-/* volkey's recovery phrases are 71 characters; a passphrase of another tool's making may be longer. */
-#define RECOVERY_PHRASE_MAX 512
 
 static volatile sig_atomic_t stop_requested;
 
@@ -70,30 +66,9 @@ static void report(const struct rotate_event *ev, void *userdata)
 static int progress(const struct rotate_progress *p, void *userdata)
 {
 	struct ctx *c = userdata;
-	double frac = p->size ? (double)p->offset / (double)p->size : 0;
 
-	if (!p->report)
-		return stop_requested ? 1 : 0;
-	if (c->tty) {
-		char bar[31];
-		int fill = (int)(frac * 30);
-		for (int i = 0; i < 30; i++)
-			bar[i] = i < fill ? '#' : '.';
-		bar[30] = '\0';
-		if (p->eta_s >= 0)
-			fprintf(stderr, "\r[%s] %5.1f%%  %7.1f MiB/s  %02d:%02d:%02d left ", bar, frac * 100,
-				p->rate / 1048576.0, (int)p->eta_s / 3600, (int)p->eta_s / 60 % 60, (int)p->eta_s % 60);
-		else
-			fprintf(stderr, "\r[%s] %5.1f%%  %7.1f MiB/s  --:--:-- left ", bar, frac * 100,
-				p->rate / 1048576.0);
-		if (p->done)
-			fputc('\n', stderr);
-	} else {
-		printf("{\"progress\":%.4f,\"offset\":%llu,\"size\":%llu,\"rate_bytes_per_s\":%.0f,\"eta_s\":%.0f}\n",
-		       frac, (unsigned long long)p->offset, (unsigned long long)p->size, p->rate,
-		       p->eta_s >= 0 ? p->eta_s : -1);
-	}
-	fflush(p->done || !c->tty ? stdout : stderr);
+	if (p->report)
+		verb_print_progress(p, c->tty);
 	return stop_requested ? 1 : 0;
 }
 
@@ -183,51 +158,6 @@ static int rotate_all(struct rotate_opts *o, const struct volkey_config *cfg, st
 		log_info("rotate --all: nothing due (%d volkey volumes)", n);
 		return verb_exit_code(EXIT_NOTHING_DUE);
 	}
-	return 0;
-}
-
-/* The recovery passphrase from standard input (no echo on a terminal), into
- * secret memory; trailing newline dropped. */
-static int read_phrase(char **ret, size_t *ret_len)
-{
-	_cleanup_secret_ char *buf = secret_alloc(RECOVERY_PHRASE_MAX + 2);
-	struct termios old, quiet;
-	bool tty = isatty(STDIN_FILENO), quieted = false;
-	size_t n = 0;
-	char ch = 0;
-
-	if (!buf)
-		return log_error_errno(-ENOMEM, "cannot allocate secret memory");
-	if (tty) {
-		fputs("Recovery passphrase: ", stderr);
-		fflush(stderr);
-		if (tcgetattr(STDIN_FILENO, &old) == 0) {
-			quiet = old;
-			quiet.c_lflag &= ~(tcflag_t)ECHO;
-			quieted = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
-		}
-	}
-	/* read(2) a byte at a time, not stdio: its buffer is ordinary heap. */
-	while (n <= RECOVERY_PHRASE_MAX) {
-		ssize_t k = read(STDIN_FILENO, &ch, 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0 || ch == '\n')
-			break;
-		buf[n++] = ch;
-	}
-	explicit_bzero(&ch, sizeof(ch));
-	if (quieted)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-	if (tty)
-		fputc('\n', stderr);
-	if (n > RECOVERY_PHRASE_MAX)
-		return log_error_errno(-E2BIG, "rotate: the recovery passphrase on stdin is longer than %d bytes",
-				       RECOVERY_PHRASE_MAX);
-	if (n == 0)
-		return log_error_errno(-EINVAL, "rotate: --recovery-phrase-stdin: no passphrase on stdin");
-	*ret = TAKE_PTR(buf);
-	*ret_len = n;
 	return 0;
 }
 
@@ -363,7 +293,7 @@ static int run_rotate(int argc, char **argv)
 	if (r < 0)
 		return r;
 	if (want_phrase) {
-		r = read_phrase(&phrase, &o.recovery_len);
+		r = verb_read_phrase("rotate", &phrase, &o.recovery_len);
 		if (r < 0)
 			return r;
 		o.recovery_phrase = phrase;

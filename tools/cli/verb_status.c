@@ -71,6 +71,10 @@ static void print_text(struct json_object *o)
 	}
 	if (jstr(o, "volume_key_rotated"))
 		printf("  volume key       re-encrypted %s\n", jstr(o, "volume_key_rotated"));
+	if (jget(o, "image"))
+		printf("  image            %s%s%s\n", strna(jstr(jget(o, "image"), "summary")),
+		       streq_ptr(jstr(jget(o, "image"), "state"), "template") ? "" : ": volkey rekey ",
+		       streq_ptr(jstr(jget(o, "image"), "state"), "template") ? "" : jstr(o, "device"));
 	if (jstr(o, "reencryption"))
 		printf("  re-encryption    %s: volkey rotate %s --volume-key\n", jstr(o, "reencryption"),
 		       jstr(o, "device"));

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include "base/errbuf.h"
 #include "conf/config.h"
+#include "volume/rotate.h"
 
 /* Loads arg_config (or the default) into cfg; logs and returns -errno on failure. */
 int verb_load_config(struct volkey_config *cfg);
@@ -19,3 +20,9 @@ int parse_uint(const char *s, unsigned max, unsigned *ret);
 int verb_exit_code(int code);
 /* The code set by verb_exit_code(), or -1. */
 extern int verb_exit_override;
+/* --recovery-phrase-stdin: the passphrase from standard input (no echo on a
+ * terminal; read a byte at a time, never through stdio's heap buffer) into
+ * secret memory, trailing newline dropped. verb names the verb in errors. */
+int verb_read_phrase(const char *verb, char **ret, size_t *ret_len);
+/* A re-encryption's progress: a bar on a terminal (stderr), else one JSON line on stdout. */
+void verb_print_progress(const struct rotate_progress *p, bool tty);

@@ -25,6 +25,7 @@ extern const struct verb verb_recovery_key;
 extern const struct verb verb_status;
 extern const struct verb verb_backup_header;
 extern const struct verb verb_rotate;
+extern const struct verb verb_rekey;
 extern const struct verb verb_bench;
 
 /* Defined in verb_util.c, below both volkey.c and the verbs, so that no verb

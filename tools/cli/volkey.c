@@ -30,6 +30,7 @@ static const struct verb *const verbs[] = {
 	&verb_status,
 	&verb_backup_header,
 	&verb_rotate,
+	&verb_rekey,
 	&verb_bench,
 	&verb_nvme_id,
 	&verb_doctor,
