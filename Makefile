@@ -18,6 +18,10 @@ MANDIR ?= $(PREFIX)/share/man
 DKMSDIR ?= /usr/src/volkey-xts-$(VERSION)
 # volkey bench's fio job files and plot script
 BENCHDIR ?= $(PREFIX)/share/volkey/bench
+# The crypttab keyscript (its path goes into /etc/crypttab), initramfs-tools' and dracut's directories.
+VOLKEYLIBDIR ?= $(PREFIX)/lib/volkey
+INITRAMFSTOOLSDIR ?= $(PREFIX)/share/initramfs-tools
+DRACUTDIR ?= $(PREFIX)/lib/dracut
 BUILD ?= build
 SAN ?= 0
 
@@ -273,6 +277,18 @@ install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/volkeyd.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/volkeyd.service
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/volkey-rekey.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/volkey-rekey.service
+	install -d $(DESTDIR)$(VOLKEYLIBDIR) $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks $(DESTDIR)$(DRACUTDIR)/modules.d/90volkey
+	sed 's|/usr/sbin/volkey|$(SBINDIR)/volkey|g' tools/initramfs/volkey-keyscript >$(DESTDIR)$(VOLKEYLIBDIR)/volkey-keyscript
+	chmod 0755 $(DESTDIR)$(VOLKEYLIBDIR)/volkey-keyscript
+	sed -e 's|/usr/sbin/volkey|$(SBINDIR)/volkey|g' -e 's|/usr/lib/volkey/|$(VOLKEYLIBDIR)/|g' \
+		tools/initramfs/initramfs-tools/volkey >$(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/volkey
+	chmod 0755 $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/volkey
+	for f in tools/initramfs/dracut/90volkey/*; do \
+		sed -e 's|/usr/sbin/volkey|$(SBINDIR)/volkey|g' -e 's|/usr/lib/volkey/|$(VOLKEYLIBDIR)/|g' $$f \
+			>$(DESTDIR)$(DRACUTDIR)/modules.d/90volkey/$${f##*/}; \
+		case $$f in *.sh) chmod 0755 $(DESTDIR)$(DRACUTDIR)/modules.d/90volkey/$${f##*/};; \
+		*) chmod 0644 $(DESTDIR)$(DRACUTDIR)/modules.d/90volkey/$${f##*/};; esac; \
+	done
 
 # The Debian packages (debian/, docs/packaging.md), built from a copy of the tree
 # in $(BUILD)/deb/volkey-$(VERSION): the files git tracks or would add (outside a

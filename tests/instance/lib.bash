@@ -264,15 +264,23 @@ _inst_free_port() {
 }
 
 # vm_start [--nvme PATH,serial=S]... [--append ARGS] [--mem MB] [--smp N]
+#          [--rootdisk PATH] [--initrd PATH] [--root SPEC]
 # Boots the image ($INST_RUN/root.img; inst_prepare makes it) on QEMU/TCG, q35,
 # the image's own kernel and initramfs, root on an NVMe controller with serial
 # "root" (/dev/nvme0n1), then each --nvme disk on its own controller, and 4 free
-# pcie-root-ports for vm_hotadd. Returns once QEMU runs (see vm_wait_ssh).
+# pcie-root-ports for vm_hotadd. --rootdisk, --initrd and --root (the kernel's
+# root=) replace the root disk, the initramfs and /dev/nvme0n1 (the root tier's
+# encrypted roots). The serial console is logged to console.log and takes input
+# (vm_console_type). Returns once QEMU runs (see vm_wait_ssh).
 # Takes the machine's rig lock (one guest at a time), held until the scenario ends.
 vm_start() {
 	local append= mem=1024 smp=2 devs=() n=0 spec path serial i net fwd r
+	local rootdisk=$INST_RUN/root.img initrd= root=/dev/nvme0n1
 	while [[ $# -gt 0 ]]; do
 		case $1 in
+		--rootdisk) rootdisk=$2; shift 2 ;;
+		--initrd) initrd=$2; shift 2 ;;
+		--root) root=$2; shift 2 ;;
 		--nvme)
 			spec=$2; path=${spec%%,*}
 			[[ $spec == *,serial=* ]] || { _inst_log "--nvme $spec: serial=S is required"; return 1; }
@@ -288,7 +296,8 @@ vm_start() {
 		esac
 	done
 	[[ -z $VM_PID ]] || { _inst_log "vm_start: a guest is running"; return 1; }
-	[[ -f $INST_RUN/root.img ]] || inst_prepare
+	[[ -f $INST_RUN/root.img || $rootdisk != "$INST_RUN/root.img" ]] || inst_prepare
+	[[ -n $initrd ]] || initrd=$INST_IMAGE/initrd.img
 	_inst_fwd_script
 	VM_SSH_PORT=$(_inst_free_port)
 	fwd="guestfwd=tcp:$INST_IMDS_ADDR:80-cmd:$INST_RUN/fwd imds"
@@ -305,11 +314,13 @@ vm_start() {
 	flock 9
 	VM_T0=$EPOCHREALTIME
 	qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" \
-		-nodefaults -display none -serial "file:$INST_RUN/console.log" -monitor none \
+		-nodefaults -display none -monitor none \
+		-chardev "socket,id=ser0,path=$INST_RUN/serial.sock,server=on,wait=off,logfile=$INST_RUN/console.log,logappend=off" \
+		-serial chardev:ser0 \
 		-qmp "unix:$INST_RUN/qmp.sock,server=on,wait=off" -pidfile "$INST_RUN/qemu.pid" \
-		-kernel "$INST_IMAGE/vmlinuz" -initrd "$INST_IMAGE/initrd.img" \
-		-append "root=/dev/nvme0n1 ro console=ttyS0,115200 printk.devkmsg=on systemd.show_status=1 net.ifnames=1$append" \
-		-drive "file=$INST_RUN/root.img,if=none,id=root,format=raw,cache=unsafe,discard=unmap" \
+		-kernel "$INST_IMAGE/vmlinuz" -initrd "$initrd" \
+		-append "root=$root ro console=ttyS0,115200 printk.devkmsg=on systemd.show_status=1 net.ifnames=1$append" \
+		-drive "file=$rootdisk,if=none,id=root,format=raw,cache=unsafe,discard=unmap" \
 		-device nvme,serial=root,drive=root \
 		-netdev "$net" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 \
 		-device virtio-rng-pci \
@@ -325,6 +336,32 @@ vm_start() {
 
 # vm_console_log: the path of the serial console log (kernel, systemd status, shutdown).
 vm_console_log() { echo "$INST_RUN/console.log"; }
+
+# vm_console_mark: the console log's current size, for vm_console_wait --from.
+vm_console_mark() { stat -c %s "$INST_RUN/console.log" 2>/dev/null || echo 0; }
+# vm_console_wait REGEX [TIMEOUT=120] [FROM=0]: until the console log (from byte
+# FROM on) matches the extended REGEX; prints the seconds waited.
+vm_console_wait() {
+	local re=$1 limit=${2:-120} from=${3:-0} t0=$EPOCHREALTIME
+	until tail -c +"$((from + 1))" "$INST_RUN/console.log" 2>/dev/null | grep -aqE -- "$re"; do
+		kill -0 "$VM_PID" 2>/dev/null || { _inst_log "vm_console_wait /$re/: QEMU exited"; return 1; }
+		if [[ $(awk "BEGIN{print (($EPOCHREALTIME - $t0) > $limit)}") == 1 ]]; then
+			tail -c +"$((from + 1))" "$INST_RUN/console.log" | tail -n 30 >&2
+			_inst_log "vm_console_wait: no /$re/ on the console within $limit s"; return 1
+		fi
+		sleep 0.5
+	done
+	_inst_elapsed "$t0"
+}
+# vm_console_type TEXT: types TEXT and Enter on the serial console (an operator
+# at the EC2 serial console). TEXT never reaches argv: it is read from stdin when "-".
+vm_console_type() {
+	if [[ $1 == - ]]; then
+		{ cat; printf '\r'; } | socat -u - "UNIX-CONNECT:$INST_RUN/serial.sock"
+	else
+		printf '%s\r' "$1" | socat -u - "UNIX-CONNECT:$INST_RUN/serial.sock"
+	fi
+}
 
 _inst_ssh_opts=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
 	-o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=10 -o ServerAliveCountMax=6)
