@@ -9,6 +9,12 @@
 #      and the tree as a second disk: `volkey format --image` through KMS (IMDS
 #      role credentials), the LUKS2 label volkey-root, a recovery passphrase,
 #      `volkey open`, the tree copied in, `volkey close`.
+# The result is cached in /var/cache/volkey-rig/root/KEY (VOLKEY_ROOT_CACHE
+# overrides the parent; the newest 2 are kept), KEY = sha256 of the base
+# image's cache name and every file the image's contents come from: the
+# sources that make the .deb (agent, tools, udev, debian, Makefile, VERSION,
+# Kbuild, kernel), this file, lib.bash and the KMS double (its seed makes the
+# keys). A warm run copies it (seconds); a cold one builds (about 4.5 min).
 # root_build sets:
 #   ROOT_DIR        its directory; ROOT_DIR/enc.img is the encrypted root disk
 #   ROOT_ITOOLS     the initramfs-tools initrd; ROOT_DRACUT the dracut initrd
@@ -38,13 +44,47 @@ _root_time() { # NAME T0: appends "NAME SECONDS" to build.times
 	printf '%s %s\n' "$1" "$(_inst_elapsed "$2")" >>"$ROOT_DIR/build.times"
 }
 
+_root_key() {
+	{
+		echo "${INST_IMAGE##*/}"
+		(cd "$INST_SRC" && find agent tools udev debian kernel Makefile VERSION Kbuild tests/instance/root.bash \
+			tests/instance/lib.bash tests/fakes/kms.py -type f ! -name '*.o' ! -name '*.d' 2>/dev/null |
+			LC_ALL=C sort | xargs sha256sum)
+	} | sha256sum | cut -c1-16
+}
+
 root_build() {
-	local t0 t kver mnt=$INST_RUN/rootmnt min_blocks bs
-	[[ -n ${VOLKEY_DEB:-} && -f $VOLKEY_DEB ]] || fail "VOLKEY_DEB (make deb) is needed"
+	local cache=${VOLKEY_ROOT_CACHE:-/var/cache/volkey-rig/root} key f
+	inst_image
+	key=$(_root_key)
 	ROOT_DIR=$INST_RUN/rootbuild
+	if [[ -f $cache/$key/.done ]]; then
+		step "root image: cached ($cache/$key)"
+		mkdir -p "$ROOT_DIR"
+		for f in "$cache/$key"/*; do cp --sparse=always "$f" "$ROOT_DIR/"; done
+		touch "$cache/$key"
+	else
+		_root_build_cold
+		mkdir -p "$cache"
+		rm -rf "$cache/.tmp-$key"
+		mkdir "$cache/.tmp-$key"
+		for f in "$ROOT_DIR"/*; do cp --sparse=always "$f" "$cache/.tmp-$key/"; done
+		touch "$cache/.tmp-$key/.done"
+		rm -rf "${cache:?}/$key"
+		mv "$cache/.tmp-$key" "$cache/$key"
+		ls -1dt "$cache"/*/ 2>/dev/null | tail -n +3 | while read -r f; do rm -rf "$f"; done
+	fi
+	ROOT_ITOOLS=$ROOT_DIR/initrd-itools.img ROOT_DRACUT=$ROOT_DIR/initrd-dracut.img ROOT_PHRASE=$ROOT_DIR/phrase
+	[[ -n ${_inst_pids[imds]:-} ]] || imds_start --role volkey-role --region us-east-1
+	[[ -n ${_inst_pids[kms-us-east-1]:-} ]] || kms_start
+	cat "$ROOT_DIR/build.times" "$ROOT_DIR/initrd.sizes"
+}
+
+_root_build_cold() {
+	local t0 kver mnt=$INST_RUN/rootmnt min_blocks bs
+	[[ -n ${VOLKEY_DEB:-} && -f $VOLKEY_DEB ]] || fail "VOLKEY_DEB (make deb) is needed"
 	mkdir -p "$ROOT_DIR"
 	: >"$ROOT_DIR/build.times"
-	inst_image
 	kver=$(cat "$INST_IMAGE/kver")
 
 	step "root image: the tree (volkey from its .deb, crypttab, fstab, initramfs-tools)"
@@ -96,8 +136,8 @@ root_build() {
 	mkdir -p "$mnt/var/tmp/nosrc/sources.list.d"
 	: >"$mnt/var/tmp/nosrc/sources.list"
 	# network-legacy: dhclient, DNS from the lease into resolv.conf (docs/root.md).
-	printf 'add_dracutmodules+=" network-legacy "\n' >"$mnt/etc/dracut.conf.d/50-network-legacy.conf" 2>/dev/null ||
-		{ mkdir -p "$mnt/etc/dracut.conf.d"; printf 'add_dracutmodules+=" network-legacy "\n' >"$mnt/etc/dracut.conf.d/50-network-legacy.conf"; }
+	mkdir -p "$mnt/etc/dracut.conf.d"
+	printf 'add_dracutmodules+=" network-legacy "\n' >"$mnt/etc/dracut.conf.d/50-network-legacy.conf"
 	# shellcheck disable=SC2016
 	chroot "$mnt" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dir::Etc::SourceList=/var/tmp/nosrc/sources.list \
 		-o Dir::Etc::SourceParts=/var/tmp/nosrc/sources.list.d /opt/volkey-dracut-debs/*.deb' >"$ROOT_DIR/dracut.log" 2>&1 ||
@@ -152,7 +192,6 @@ root_build() {
 	vm_poweroff
 	rm -f "$ROOT_DIR/tree.img"
 	_root_time builder "$t0"
-	cat "$ROOT_DIR/build.times" "$ROOT_DIR/initrd.sizes"
 }
 
 # root_to_switch: seconds from kernel start to the switch to the real root in

@@ -37,7 +37,6 @@ install() {
 	local lines
 	lines=$(volkey_lines)
 	inst_multiple /usr/sbin/volkey cryptsetup systemd-ask-password blkid udevadm awk sleep
-	inst_libdir_file "cryptsetup/libcryptsetup-token-volkey.so"
 	inst_simple /etc/ssl/certs/ca-certificates.crt
 	inst_multiple -o /etc/hosts /etc/volkey/volkey.conf
 	# Which volumes to open, from the host's crypttab at build time (a rebuild
