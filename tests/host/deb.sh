@@ -48,7 +48,10 @@ want=(/usr/sbin/volkey /usr/sbin/volkeyd
 	/lib/systemd/system/multi-user.target.d/volkey-remote-cryptsetup.conf
 	/usr/share/man/man8/volkey.8.gz /usr/share/man/man8/volkeyd.8.gz
 	/usr/share/volkey/bench/common.fioinc /usr/share/volkey/bench/ratio.gp /usr/share/volkey/bench/seqwrite-1m.fio
-	/etc/volkey/volkey.conf /usr/share/doc/volkey/copyright /usr/share/doc/volkey/config.md)
+	/etc/volkey/volkey.conf /usr/share/doc/volkey/copyright /usr/share/doc/volkey/config.md
+	/lib/systemd/system/volkey-rekey.service /usr/lib/volkey/volkey-keyscript
+	/usr/share/initramfs-tools/hooks/volkey /usr/lib/dracut/modules.d/90volkey/module-setup.sh
+	/usr/lib/dracut/modules.d/90volkey/volkey-unlock.service /usr/lib/dracut/modules.d/90volkey/volkey-unlock.sh)
 for p in "${want[@]}"; do grep -qxF "$p" "$TMP/volkey.list" || fail "volkey lacks $p"; done
 for p in /usr/src/volkey-xts-$version/dkms.conf /usr/src/volkey-xts-$version/Kbuild \
 	/usr/src/volkey-xts-$version/kernel/Kbuild /usr/src/volkey-xts-$version/kernel/volkey_xts.c; do
@@ -121,8 +124,11 @@ for d in "$deb" "$dkdeb"; do
 	cp -r "$TMP/ctl" "$TMP/ctl-$(dpkg-deb -f "$d" Package)"
 done
 grep -q "deb-systemd-helper enable 'volkeyd.service'" "$TMP/ctl-volkey/postinst" || fail "postinst does not enable volkeyd.service"
+grep -q "deb-systemd-helper enable 'volkey-rekey.service'" "$TMP/ctl-volkey/postinst" || fail "postinst does not enable volkey-rekey.service"
+grep -qx 'activate-noawait update-initramfs' "$TMP/ctl-volkey/triggers" || fail "no update-initramfs trigger (the initramfs would keep an old volkey)"
+grep -q "restart.*volkey-rekey\|start.*volkey-rekey" "$TMP/ctl-volkey/postinst" && fail "postinst starts or restarts volkey-rekey.service"
 grep -q 'remote-cryptsetup' "$TMP"/ctl-volkey/{postinst,prerm,postrm} && fail "a maintainer script handles remote-cryptsetup.target (the drop-in does)"
-grep -q "deb-systemd-invoke stop 'volkeyd.service'" "$TMP/ctl-volkey/prerm" || fail "prerm does not stop volkeyd"
+grep -q "deb-systemd-invoke stop .*'volkeyd.service'" "$TMP/ctl-volkey/prerm" || fail "prerm does not stop volkeyd"
 grep -q '"$1" = remove' "$TMP/ctl-volkey/prerm" || fail "prerm stops volkeyd on more than remove"
 [[ ! -e $TMP/ctl-volkey/preinst ]] || fail "volkey has a preinst"
 grep -q 'dkms remove -m $DKMS_NAME' "$TMP/ctl-volkey-xts-dkms/prerm" || fail "the dkms prerm does not remove the module"

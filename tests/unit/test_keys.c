@@ -358,6 +358,26 @@ TEST(config_parses_and_reports_bad_lines)
 	CHECK_STREQ(c.kms_regions[1], "us-east-1");
 	CHECK_STREQ(c.kms_region_endpoints[0].endpoint, "http://127.0.0.1:9");
 	CHECK_EQ_INT(c.kms_max_attempts, 3);
+	CHECK_EQ_INT(c.initramfs_wait_s, 60); /* [initramfs] defaults */
+	CHECK_STREQ(c.initramfs_fallback, "passphrase");
+	CHECK_STREQ(c.path, path);
+	f = fopen(path, "w");
+	fprintf(f, "[initramfs]\nwait = 0\ninterval = 2\nfallback = retry\n");
+	fclose(f);
+	CHECK_EQ_INT(config_load(path, &c, &line), 0);
+	CHECK_EQ_INT(c.initramfs_wait_s, 0);
+	CHECK_EQ_INT(c.initramfs_interval_s, 2);
+	CHECK_STREQ(c.initramfs_fallback, "retry");
+	f = fopen(path, "w");
+	fprintf(f, "[initramfs]\nfallback = sometimes\n");
+	fclose(f);
+	CHECK_EQ_INT(config_load(path, &c, &line), -EINVAL);
+	CHECK_EQ_INT(line, 2);
+	CHECK_STREQ(c.path, path); /* a bad file is named in the error */
+	f = fopen(path, "w");
+	fprintf(f, "[initramfs]\ninterval = 0\n");
+	fclose(f);
+	CHECK_EQ_INT(config_load(path, &c, &line), -EINVAL);
 	unlink(path);
 	CHECK_EQ_INT(config_load("/nonexistent/volkey.conf", &c, &line), -ENOENT);
 }
