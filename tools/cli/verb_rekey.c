@@ -120,6 +120,11 @@ static int run(int argc, char **argv)
 		return log_error_errno(-EINVAL, "rekey: give DEVICE, or --root");
 	if (mark && (if_image || want_phrase || o.resilience || o.hotzone_bytes))
 		return log_error_errno(-EINVAL, "rekey: --mark-image takes no other option");
+	/* Unattended, on a root that may lose power at any moment: the journal
+	 * resilience (each hotzone copied into the header first), not the
+	 * checksum one (docs/root.md, "First-boot re-keying"). */
+	if (!mark && !o.resilience)
+		o.resilience = "journal";
 	r = verb_load_config(&cfg);
 	if (r < 0)
 		return r;
@@ -199,7 +204,7 @@ const struct verb verb_rekey = {
 		"                      (or, with --root, when / is not on LUKS2) one line and exit 0\n"
 		"  --mark-image        mark the volume as an image template instead (format --image does it too)\n"
 		"  --recovery-phrase-stdin  carry the image's recovery keyslot over (else it is dropped)\n"
-		"  --resilience MODE   the re-encryption's: checksum (default), journal or none\n"
+		"  --resilience MODE   the re-encryption's: journal (default), checksum or none\n"
 		"  --hotzone-size MIB  at most this much between checkpoints\n"
 		"  --progress-interval S  seconds between progress reports (default 5)\n"
 		"Online when mapped. Ctrl-C, SIGTERM, SIGHUP pause (exit 10); the same command continues, also\n"

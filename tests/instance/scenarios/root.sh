@@ -37,6 +37,15 @@ keyhash() { g 'dmsetup table --showkeys root | awk "{print \$5}" | sha256sum | c
 luks_uuid() { g 'cryptsetup luksUUID /dev/nvme0n1'; }
 analyze() { g 'systemd-analyze' | head -1 | sed 's/^Startup finished in //'; }
 to_root() { root_to_switch; }
+# intact LABEL: the image's programs and libraries read back (page cache dropped)
+# equal to the base image's: a re-encryption that went wrong shows here.
+intact() {
+	vm_scp "$INST_RUN/manifest" :/run/manifest
+	local bad
+	bad=$(g 'sync; echo 3 >/proc/sys/vm/drop_caches; cd / && sha256sum -c --quiet /run/manifest 2>&1 | grep -c FAILED || true')
+	[[ $bad == 0 ]] || { g 'cd / && sha256sum -c --quiet /run/manifest 2>&1 | head -5'; fail "$1: $bad files differ from the image"; }
+	echo "   $1: $(wc -l <"$INST_RUN/manifest") files equal to the image's"
+}
 rekey_wait() { # waits for volkey-rekey.service to end; prints its run time in s
 	local i st
 	for i in $(seq 1 900); do
@@ -79,6 +88,11 @@ read -r _ sz_dr < <(grep '^dracut ' "$ROOT_DIR/initrd.sizes")
 echo "   initramfs-tools initrd $((sz_it / 1024)) KiB, $(((sz_it - sz_nv) / 1024)) KiB of it volkey's (compressed); dracut initrd $((sz_dr / 1024)) KiB"
 
 a=$(root_copy a) c=$(root_copy c)
+mkdir -p "$INST_RUN/basemnt"
+mount -o ro,loop "$INST_IMAGE/root.img" "$INST_RUN/basemnt"
+(cd "$INST_RUN/basemnt" && find usr/bin usr/sbin usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -size +20k | LC_ALL=C sort |
+	xargs sha256sum) >"$INST_RUN/manifest"
+umount "$INST_RUN/basemnt"
 
 step "A boot 1 (initramfs-tools): root through KMS in the initramfs; a power cut half-way through the first-boot re-key"
 root_boot "$a" "$ROOT_ITOOLS"
@@ -111,6 +125,7 @@ a_key=$(keyhash) a_uuid=$(luks_uuid)
 [[ $a_key != "$image_key" ]] || fail "A's volume key is the image's"
 [[ $a_uuid != "$image_uuid" ]] || fail "A's LUKS UUID is the image's"
 echo "   resumed and finished in ${rekey2_s} s; key $a_key, UUID $a_uuid (image: $image_key, $image_uuid)"
+intact "A after the power cut and the resumed re-key"
 g 'volkey recovery-key /dev/nvme0n1' >"$INST_RUN/phrase-a" 2>/dev/null || fail "volkey recovery-key on A"
 chmod 600 "$INST_RUN/phrase-a"
 step "A: the initramfs rebuilt on the instance (what a kernel update does)"
@@ -150,7 +165,7 @@ vm_poweroff
 kms_restart
 
 step "C boot 1 (dracut, systemd in the initrd): root through KMS; the first-boot re-key, uninterrupted"
-scratch=$(inst_disk 528M scratch)
+scratch=$(inst_disk 272M scratch)
 root_boot "$c" "$ROOT_DRACUT" --nvme "$scratch,serial=scratch"
 vm_wait_ssh 300
 running
@@ -163,13 +178,14 @@ c_key=$(keyhash) c_uuid=$(luks_uuid)
 echo "   first-boot re-key: ${rekey_s} s for ${ROOT_SIZE_MB} MiB online ($(awk "BEGIN{printf \"%.1f\", $rekey_s * 1024 / $ROOT_SIZE_MB}") s/GiB); key $c_key, UUID $c_uuid"
 [[ $c_key != "$image_key" && $c_key != "$a_key" ]] || fail "C's volume key equals the image's or A's"
 [[ $c_uuid != "$image_uuid" && $c_uuid != "$a_uuid" ]] || fail "C's LUKS UUID equals the image's or A's"
+intact "C after its re-key"
 sd=/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_scratch
 cs_ms=$(g "set -e; head -c 32 /dev/urandom >/run/k; cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file /run/k $sd
 	cryptsetup open --key-file /run/k $sd scratch; t0=\$(date +%s%N)
-	cryptsetup reencrypt -q --key-file /run/k --active-name scratch >/dev/null 2>&1
+	cryptsetup reencrypt -q --resilience journal --key-file /run/k --active-name scratch >/dev/null 2>&1
 	echo \$(( (\$(date +%s%N) - t0) / 1000000 )); cryptsetup close scratch; rm -f /run/k")
 cs_mib=$(( $(g "blockdev --getsize64 $sd") / 1048576 - 16 ))
-echo "   cryptsetup reencrypt (online, same instance): $(awk "BEGIN{printf \"%.1f\", $cs_ms / 1000}") s for ${cs_mib} MiB ($(awk "BEGIN{printf \"%.1f\", $cs_ms / 1000 * 1024 / $cs_mib}") s/GiB)"
+echo "   cryptsetup reencrypt --resilience journal (online, same instance): $(awk "BEGIN{printf \"%.1f\", $cs_ms / 1000}") s for ${cs_mib} MiB ($(awk "BEGIN{printf \"%.1f\", $cs_ms / 1000 * 1024 / $cs_mib}") s/GiB)"
 g 'volkey recovery-key /dev/nvme0n1' >"$INST_RUN/phrase-c" 2>/dev/null || fail "volkey recovery-key on C"
 chmod 600 "$INST_RUN/phrase-c"
 vm_poweroff
