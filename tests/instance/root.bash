@@ -184,11 +184,10 @@ _root_build_cold() {
 	vm_ssh "set -e; volkey open $t volkey-build >/dev/null
 		t0=\$(date +%s%N); dd if=$s of=/dev/mapper/volkey-build bs=4M oflag=direct status=none
 		echo copy_ms \$(( (\$(date +%s%N) - t0) / 1000000 ))
-		dmsetup table --showkeys volkey-build | awk '{print \$5}' | sha256sum | cut -c1-16 >/run/keyhash
 		sync; volkey close volkey-build; volkey status $t" </dev/null >"$ROOT_DIR/copy.out" 2>&1 ||
 		{ cat "$ROOT_DIR/copy.out"; fail "copying the tree into the volume in the builder"; }
 	grep -q 'template, not re-keyed' "$ROOT_DIR/copy.out" || { cat "$ROOT_DIR/copy.out"; fail "the built root is not marked as an image"; }
-	vm_ssh 'cat /run/keyhash' </dev/null >"$ROOT_DIR/image.keyhash"
+	vm_ssh "$(root_keyhash_cmd $t)" </dev/null >"$ROOT_DIR/image.keyhash"
 	vm_ssh "cryptsetup luksUUID $t" </dev/null >"$ROOT_DIR/image.uuid"
 	vm_poweroff
 	rm -f "$ROOT_DIR/tree.img"
@@ -203,6 +202,15 @@ root_to_switch() {
 			if (v ~ /min/) { split(v, a, "min"); m = a[1] * 60; v = a[2] }
 			sub(/s$/, "", v); t += m + v }
 		printf "%.1f\n", t }'
+}
+
+# root_keyhash_cmd DEVICE: a guest command printing a fingerprint of the volume
+# key (16 hex digits of its SHA-256; the key itself never leaves the guest). The
+# dm table does not show it: libcryptsetup hands dm-crypt the key through the
+# kernel keyring, so the table holds a key description, not the key.
+root_keyhash_cmd() {
+	echo "volkey unwrap $1 2>/dev/null | cryptsetup luksDump -q --dump-volume-key --key-file=- $1 2>/dev/null |
+		awk '/MK dump:/ { f = 1; sub(/.*MK dump:/, \"\") } f' | tr -d ' \\t\\n' | sha256sum | cut -c1-16"
 }
 
 # root_copy NAME: a sparse copy of the built encrypted root disk (one instance's root).

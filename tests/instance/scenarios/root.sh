@@ -33,7 +33,12 @@ root_on_volkey() { # the root file system comes from /dev/mapper/root on a LUKS2
 	[[ $src == /dev/mapper/root ]] || fail "/ is mounted from $src"
 	g 'cryptsetup status root | grep -q "type:  *LUKS2"' || fail "root is not a LUKS2 mapping"
 }
-keyhash() { g 'dmsetup table --showkeys root | awk "{print \$5}" | sha256sum | cut -c1-16'; }
+keyhash() { # the volume key's fingerprint (root_keyhash_cmd); fails on an empty dump
+	local h
+	h=$(g "$(root_keyhash_cmd /dev/nvme0n1)")
+	[[ -n $h && $h != e3b0c44298fc1c14 ]] || fail "no volume key fingerprint (unwrap or luksDump failed)"
+	echo "$h"
+}
 luks_uuid() { g 'cryptsetup luksUUID /dev/nvme0n1'; }
 analyze() { g 'systemd-analyze' | head -1 | sed 's/^Startup finished in //'; }
 to_root() { root_to_switch; }
