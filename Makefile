@@ -299,7 +299,8 @@ DEB_VERSION ?= $(VERSION)-1
 DEB_FILEVERSION = $(shell echo '$(DEB_VERSION)' | sed 's/^[0-9]*://')
 DEBDIR = $(BUILD)/deb
 DEBSRC = $(DEBDIR)/volkey-$(VERSION)
-DEBS = $(DEBDIR)/volkey_$(DEB_FILEVERSION)_amd64.deb $(DEBDIR)/volkey-xts-dkms_$(DEB_FILEVERSION)_all.deb
+DEBS = $(DEBDIR)/volkey_$(DEB_FILEVERSION)_amd64.deb $(DEBDIR)/volkey-xts-dkms_$(DEB_FILEVERSION)_all.deb \
+	$(DEBDIR)/volkey-initramfs_$(DEB_FILEVERSION)_all.deb $(DEBDIR)/volkey-dracut_$(DEB_FILEVERSION)_all.deb
 deb:
 	@v='$(DEB_VERSION)'; v=$${v#*:}; [ "$${v%-*}" = '$(VERSION)' ] && [ "$${v%-*}" != "$$v" ] || \
 		{ echo "deb: DEB_VERSION=$(DEB_VERSION) must be $(VERSION)-REVISION (the code's VERSION)"; exit 1; }

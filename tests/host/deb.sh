@@ -15,6 +15,8 @@ debv=$version-0test1
 B=$TMP/b
 deb=$B/deb/volkey_${debv}_amd64.deb
 dkdeb=$B/deb/volkey-xts-dkms_${debv}_all.deb
+irdeb=$B/deb/volkey-initramfs_${debv}_all.deb
+drdeb=$B/deb/volkey-dracut_${debv}_all.deb
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 
 # A DEB_VERSION whose upstream part is not the code's VERSION is refused before any work.
@@ -23,7 +25,7 @@ assert_grep "DEB_VERSION=9.9.9-1 must be $version-REVISION"
 [[ ! -e $B/deb ]] || fail "a refused DEB_VERSION still copied the tree"
 
 make -s -C "$VOLKEY_SRC" BUILD="$B" deb DEB_VERSION="$debv" >"$TMP/make.out" 2>&1 || { cat "$TMP/make.out"; fail "make deb"; }
-[[ -f $deb && -f $dkdeb ]] || { ls -l "$B/deb"; fail "make deb left no $deb or $dkdeb"; }
+[[ -f $deb && -f $dkdeb && -f $irdeb && -f $drdeb ]] || { ls -l "$B/deb"; fail "make deb left a package out"; }
 grep -q '^LINTIAN\|  LINTIAN ' "$TMP/make.out" || fail "make deb did not run lintian"
 assert_no_grep '^E: ' "$TMP/make.out"
 grep '^[WI]: ' "$TMP/make.out" || true   # warnings are shown, not fatal
@@ -49,10 +51,21 @@ want=(/usr/sbin/volkey /usr/sbin/volkeyd
 	/usr/share/man/man8/volkey.8.gz /usr/share/man/man8/volkeyd.8.gz
 	/usr/share/volkey/bench/common.fioinc /usr/share/volkey/bench/ratio.gp /usr/share/volkey/bench/seqwrite-1m.fio
 	/etc/volkey/volkey.conf /usr/share/doc/volkey/copyright /usr/share/doc/volkey/config.md
-	/lib/systemd/system/volkey-rekey.service /usr/lib/volkey/volkey-keyscript
-	/usr/share/initramfs-tools/hooks/volkey /usr/lib/dracut/modules.d/90volkey/module-setup.sh
-	/usr/lib/dracut/modules.d/90volkey/volkey-unlock.service /usr/lib/dracut/modules.d/90volkey/volkey-unlock.sh)
+	/lib/systemd/system/volkey-rekey.service)
 for p in "${want[@]}"; do grep -qxF "$p" "$TMP/volkey.list" || fail "volkey lacks $p"; done
+# The root volume's initramfs parts are their own packages: installing volkey
+# alone must not make every upgrade rebuild the initramfs (the hook's trigger).
+dpkg-deb -c "$irdeb" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | sort >"$TMP/initramfs.list"
+dpkg-deb -c "$drdeb" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | sort >"$TMP/dracut.list"
+for p in /usr/lib/volkey/volkey-keyscript /usr/share/initramfs-tools/hooks/volkey; do
+	grep -qxF "$p" "$TMP/initramfs.list" || fail "volkey-initramfs lacks $p"
+done
+for p in /usr/lib/dracut/modules.d/90volkey/module-setup.sh /usr/lib/dracut/modules.d/90volkey/volkey-unlock.service \
+	/usr/lib/dracut/modules.d/90volkey/volkey-unlock.sh; do
+	grep -qxF "$p" "$TMP/dracut.list" || fail "volkey-dracut lacks $p"
+done
+! grep -q 'initramfs-tools\|dracut' "$TMP/volkey.list" || fail "volkey holds initramfs parts"
+dpkg-deb -f "$irdeb" Depends | grep -q 'cryptsetup-initramfs' || fail "volkey-initramfs does not depend on cryptsetup-initramfs"
 for p in /usr/src/volkey-xts-$version/dkms.conf /usr/src/volkey-xts-$version/Kbuild \
 	/usr/src/volkey-xts-$version/kernel/Kbuild /usr/src/volkey-xts-$version/kernel/volkey_xts.c; do
 	grep -qxF "$p" "$TMP/dkms.list" || fail "volkey-xts-dkms lacks $p"
@@ -66,7 +79,8 @@ n=0
 while read -r f; do
 	p=${f#"$TMP/inst"}
 	[[ $p == /usr/share/man/* ]] && p=$p.gz
-	grep -qxF "$p" "$TMP/volkey.list" "$TMP/dkms.list" || fail "make install installs $p, no package holds it"
+	grep -qxF "$p" "$TMP/volkey.list" "$TMP/dkms.list" "$TMP/initramfs.list" "$TMP/dracut.list" ||
+		fail "make install installs $p, no package holds it"
 	n=$((n + 1))
 done < <(find "$TMP/inst" -type f -o -type l)
 [[ $n -ge 20 ]] || fail "make install installed only $n files"
@@ -112,7 +126,7 @@ assert_grep "Cannot read config .*line $(wc -l <"$TMP/all.conf")"
 
 # Maintainer scripts: valid sh, and none touches a device, a mapping, a header or
 # volkey's data; volkeyd.service is enabled, stopped only on remove.
-for d in "$deb" "$dkdeb"; do
+for d in "$deb" "$dkdeb" "$irdeb" "$drdeb"; do
 	rm -rf "$TMP/ctl" && dpkg-deb -e "$d" "$TMP/ctl"
 	for s in "$TMP"/ctl/{preinst,postinst,prerm,postrm}; do
 		[[ -f $s ]] || continue
@@ -125,7 +139,10 @@ for d in "$deb" "$dkdeb"; do
 done
 grep -q "deb-systemd-helper enable 'volkeyd.service'" "$TMP/ctl-volkey/postinst" || fail "postinst does not enable volkeyd.service"
 grep -q "deb-systemd-helper enable 'volkey-rekey.service'" "$TMP/ctl-volkey/postinst" || fail "postinst does not enable volkey-rekey.service"
-grep -qx 'activate-noawait update-initramfs' "$TMP/ctl-volkey/triggers" || fail "no update-initramfs trigger (the initramfs would keep an old volkey)"
+[[ ! -e $TMP/ctl-volkey/triggers ]] || ! grep -q update-initramfs "$TMP/ctl-volkey/triggers" ||
+	fail "volkey triggers update-initramfs (only volkey-initramfs should)"
+grep -qx 'activate-noawait update-initramfs' "$TMP/ctl-volkey-initramfs/triggers" ||
+	fail "volkey-initramfs has no update-initramfs trigger (the initramfs would keep an old volkey)"
 grep -q "restart.*volkey-rekey\|start.*volkey-rekey" "$TMP/ctl-volkey/postinst" && fail "postinst starts or restarts volkey-rekey.service"
 grep -q 'remote-cryptsetup' "$TMP"/ctl-volkey/{postinst,prerm,postrm} && fail "a maintainer script handles remote-cryptsetup.target (the drop-in does)"
 grep -q "deb-systemd-invoke stop .*'volkeyd.service'" "$TMP/ctl-volkey/prerm" || fail "prerm does not stop volkeyd"

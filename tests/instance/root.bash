@@ -1,7 +1,7 @@
 # The root tier's helpers (sourced after lib.bash): an image whose root file
 # system is a volkey volume, built the way an image pipeline builds one on a
 # builder instance (docs/root.md, "Building an encrypted root"):
-#   1. the root tree: the instance image with volkey installed from its .deb, a
+#   1. the root tree: the instance image with volkey and volkey-initramfs installed from their .debs, a
 #      crypttab line with volkey's keyscript, fstab's root on /dev/mapper/root,
 #      and the initramfs rebuilt (initramfs-tools, in a chroot); a dracut initrd
 #      from a copy of the same tree with Debian's dracut installed;
@@ -95,7 +95,12 @@ _root_build_cold() {
 		deadline_ms = 8000
 		connect_timeout_ms = 5000
 	CONF
-	inst_prepare --deb "$VOLKEY_DEB" --file "$ROOT_DIR/builder.conf:/etc/volkey/volkey.conf:0644"
+	# The root volume's parts are their own packages, beside volkey's .deb.
+	local ver irdeb drdeb
+	ver=${VOLKEY_DEB##*/volkey_}; ver=${ver%_*.deb}
+	irdeb=${VOLKEY_DEB%/*}/volkey-initramfs_${ver}_all.deb drdeb=${VOLKEY_DEB%/*}/volkey-dracut_${ver}_all.deb
+	[[ -f $irdeb && -f $drdeb ]] || fail "no $irdeb or $drdeb beside VOLKEY_DEB (make deb builds them)"
+	inst_prepare --deb "$VOLKEY_DEB" --deb "$irdeb" --file "$ROOT_DIR/builder.conf:/etc/volkey/volkey.conf:0644"
 	cp --sparse=always "$INST_RUN/root.img" "$ROOT_DIR/tree.img"
 	_root_chroot_mount "$ROOT_DIR/tree.img" "$mnt" || fail "cannot mount the tree"
 	cat >"$mnt/etc/volkey/volkey.conf" <<-CONF
@@ -138,6 +143,7 @@ _root_build_cold() {
 	# network-legacy: dhclient, DNS from the lease into resolv.conf (docs/root.md).
 	mkdir -p "$mnt/etc/dracut.conf.d"
 	printf 'add_dracutmodules+=" network-legacy "\n' >"$mnt/etc/dracut.conf.d/50-network-legacy.conf"
+	cp "$drdeb" "$mnt/opt/volkey-dracut-debs/"
 	# shellcheck disable=SC2016
 	chroot "$mnt" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dir::Etc::SourceList=/var/tmp/nosrc/sources.list \
 		-o Dir::Etc::SourceParts=/var/tmp/nosrc/sources.list.d /opt/volkey-dracut-debs/*.deb' >"$ROOT_DIR/dracut.log" 2>&1 ||
