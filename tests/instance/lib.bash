@@ -356,11 +356,16 @@ vm_console_wait() {
 # vm_console_type TEXT: types TEXT and Enter on the serial console (an operator
 # at the EC2 serial console). TEXT never reaches argv: it is read from stdin when "-".
 vm_console_type() {
-	if [[ $1 == - ]]; then
-		{ cat; printf '\r'; } | socat -u - "UNIX-CONNECT:$INST_RUN/serial.sock"
-	else
-		printf '%s\r' "$1" | socat -u - "UNIX-CONNECT:$INST_RUN/serial.sock"
-	fi
+	# One byte at a time, the connection kept open a while: QEMU hands the UART
+	# 16 bytes at a time and drops what is still unread when the client hangs up.
+	local text
+	if [[ $1 == - ]]; then text=$(cat); else text=$1; fi
+	printf '%s\r' "$text" | "$INST_PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+for b in sys.stdin.buffer.read():
+    s.sendall(bytes([b])); time.sleep(0.02)
+time.sleep(2); s.close()' "$INST_RUN/serial.sock"
 }
 
 _inst_ssh_opts=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR

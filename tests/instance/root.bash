@@ -13,8 +13,8 @@
 # overrides the parent; the newest 2 are kept), KEY = sha256 of the base
 # image's cache name and every file the image's contents come from: the
 # sources that make the .deb (agent, tools, udev, debian, Makefile, VERSION,
-# Kbuild, kernel), this file, lib.bash and the KMS double (its seed makes the
-# keys). A warm run copies it (seconds); a cold one builds (about 4.5 min).
+# Kbuild, kernel), this file, the KMS double and lib.bash's kms_config (they
+# make the keys). A warm run copies it (seconds); a cold one builds (about 4.5 min).
 # root_build sets:
 #   ROOT_DIR        its directory; ROOT_DIR/enc.img is the encrypted root disk
 #   ROOT_ITOOLS     the initramfs-tools initrd; ROOT_DRACUT the dracut initrd
@@ -48,8 +48,9 @@ _root_key() {
 	{
 		echo "${INST_IMAGE##*/}"
 		(cd "$INST_SRC" && find agent tools udev debian kernel Makefile VERSION Kbuild tests/instance/root.bash \
-			tests/instance/lib.bash tests/fakes/kms.py -type f ! -name '*.o' ! -name '*.d' 2>/dev/null |
-			LC_ALL=C sort | xargs sha256sum)
+			tests/fakes/kms.py -type f ! -name '*.o' ! -name '*.d' 2>/dev/null | LC_ALL=C sort | xargs sha256sum)
+		# the KMS double's keys (its config and seed), not the rest of lib.bash
+		sed -n '/^kms_config()/,/^}/p' "$INST_LIB/lib.bash"
 	} | sha256sum | cut -c1-16
 }
 
