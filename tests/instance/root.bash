@@ -181,8 +181,9 @@ _root_build_cold() {
 	vm_ssh 'systemd-analyze' </dev/null | head -1 | sed 's/^Startup finished in //' >"$ROOT_DIR/builder.analyze"
 	root_to_switch >"$ROOT_DIR/builder.to_root"
 	local t=/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_target s=/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_source
-	# volkeyd unlocks the volkey volumes it finds: on a builder it would take the new one.
-	vm_ssh "systemctl stop volkeyd && volkey format $t --key aws-kms:alias/vol --image --yes && cryptsetup config --label volkey-root $t" \
+	# volkeyd unlocks the volkey volumes it finds (udev starts it again on each event):
+	# on a builder it would take the new one. Masked for this boot.
+	vm_ssh "systemctl mask --runtime --now volkeyd && volkey format $t --key aws-kms:alias/vol --image --yes && cryptsetup config --label volkey-root $t" \
 		</dev/null >"$ROOT_DIR/format.out" 2>&1 || { cat "$ROOT_DIR/format.out"; fail "volkey format --image in the builder"; }
 	vm_ssh "volkey recovery-key $t" </dev/null >"$ROOT_DIR/phrase" 2>"$ROOT_DIR/recovery.err" ||
 		{ cat "$ROOT_DIR/recovery.err"; fail "volkey recovery-key in the builder"; }
