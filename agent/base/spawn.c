@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/macro.h"
@@ -84,8 +85,8 @@ int spawn_read(char *const argv[], void *buf, size_t cap, size_t *ret_len)
 		close(p[0]);
 		return r;
 	}
+	char sink[256]; /* the overflow of a too-long answer (a secret too): wiped below */
 	for (;;) {
-		char sink[256];
 		ssize_t k = over ? read(p[0], sink, sizeof(sink)) : read(p[0], (char *)buf + len, cap - len);
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -98,6 +99,7 @@ int spawn_read(char *const argv[], void *buf, size_t cap, size_t *ret_len)
 		} else
 			len = cap + 1;
 	}
+	explicit_bzero(sink, sizeof(sink));
 	close(p[0]);
 	st = wait_status(pid);
 	if (len > cap)
