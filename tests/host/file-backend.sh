@@ -13,7 +13,7 @@ expect_exit 2 "$VK" unwrap "file:$TMP/kek" "$UUID" "$TMP/b" app=web
 assert_grep 'wrong volume binding or wrong key'
 expect_exit 2 "$VK" unwrap "file:$TMP/kek2" "$UUID" "$TMP/b" app=db
 assert_grep "wrong key: the secret was wrapped by key sha256:"
-cp "$TMP/b" "$TMP/bt"; printf '\x01' | dd of="$TMP/bt" bs=1 seek=30 conv=notrunc status=none
+cp "$TMP/b" "$TMP/bt"; flip_byte "$TMP/bt" 30
 expect_exit 2 "$VK" unwrap "file:$TMP/kek" "$UUID" "$TMP/bt" app=db
 chmod 644 "$TMP/kek"
 expect_exit 2 "$VK" unwrap "file:$TMP/kek" "$UUID" "$TMP/b" app=db

@@ -29,6 +29,13 @@ expect_exit() {
 }
 assert_grep() { grep -qE -- "$1" "${2:-$TMP/out}" || { cat "${2:-$TMP/out}" >&2; fail "no match for /$1/"; }; }
 assert_no_grep() { ! grep -qE -- "$1" "${2:-$TMP/out}" || { cat "${2:-$TMP/out}" >&2; fail "unexpected match for /$1/"; }; }
+# flip_byte FILE OFFSET: invert the bits of one byte in place (writing a fixed
+# value would leave the file unchanged whenever the byte already held it).
+flip_byte() {
+	"$PY" -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}
 # json_get FILE PYEXPR: evaluate PYEXPR with j = the parsed JSON document.
 json_get() { "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 

@@ -197,10 +197,10 @@ assert_grep "wrong key: the key labelled 'kek' on token 'volkey-other' does not 
 expect_exit 2 "$VK" unwrap "$(uri volkey-test kek2)" "$UUID" "$TMP/b1" app=db
 assert_grep "wrong key: the key labelled 'kek2' on token 'volkey-test'"
 # bytes 12.. hold the wrapped data key (40 bytes for RFC 3394), then nonce, ciphertext, tag
-cp "$TMP/b1" "$TMP/bt"; printf '\x01' | dd of="$TMP/bt" bs=1 seek=20 conv=notrunc status=none
+cp "$TMP/b1" "$TMP/bt"; flip_byte "$TMP/bt" 20
 expect_exit 2 "$VK" unwrap "$KEK" "$UUID" "$TMP/bt" app=db
 assert_grep 'wrong key'
-cp "$TMP/b1" "$TMP/bt"; printf '\x01' | dd of="$TMP/bt" bs=1 seek=70 conv=notrunc status=none
+cp "$TMP/b1" "$TMP/bt"; flip_byte "$TMP/bt" 70
 expect_exit 2 "$VK" unwrap "$KEK" "$UUID" "$TMP/bt" app=db
 assert_grep 'wrong volume binding or wrong key'
 # the header is associated data too: move the mechanism to CKM_AES_KEY_WRAP_PAD
