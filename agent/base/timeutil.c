@@ -22,3 +22,20 @@ double monotonic_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+
+time_t rfc3339_epoch(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *end;
+
+	if (!s || !(end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) || *end)
+		return -1;
+	return timegm(&tm);
+}
+
+double rfc3339_age_days(const char *s)
+{
+	time_t t = rfc3339_epoch(s);
+
+	return t < 0 ? -1 : difftime(time(NULL), t) / 86400.0;
+}

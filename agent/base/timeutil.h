@@ -8,3 +8,7 @@
 struct timespec deadline_after_ms(long ms);
 /* CLOCK_MONOTONIC in milliseconds (for durations and rates). */
 double monotonic_ms(void);
+/* "YYYY-MM-DDTHH:MM:SSZ" as seconds since the epoch; -1 when not that shape. */
+time_t rfc3339_epoch(const char *s);
+/* Days since such a time (fractional); -1 when not that shape. */
+double rfc3339_age_days(const char *s);

@@ -27,6 +27,7 @@ struct device_outcome {
 	int error;             /* -errno for state failed */
 	bool owned;            /* the policy owns the device (it may be mounted: agent.md) */
 	unsigned long generation; /* statusfile_working()'s ticket for this run (not set by provision_device) */
+	char at[24];           /* when the outcome was recorded (statusfile_put), RFC 3339 UTC */
 };
 
 int provision_device(const char *devnode, const struct volkey_config *cfg, const struct nvme_rules *rules,

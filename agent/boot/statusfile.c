@@ -10,7 +10,9 @@
 #include <json-c/json.h>
 
 #include "base/macro.h"
+#include "base/exitcode.h"
 #include "boot/statusfile.h"
+#include "keys/kms_stats.h"
 #include "volume/luks_token.h"
 
 #define MAX_DEVICES 128
@@ -46,17 +48,15 @@ static void add(struct json_object *o, const char *k, const char *v)
 }
 
 /* With mu held. */
-static void write_file(void)
+static struct json_object *build_json(void)
 {
 	struct json_object *root = json_object_new_object(), *agent = json_object_new_object();
 	struct json_object *arr = json_object_new_array();
-	char tmp[300];
-	const char *s;
-	int fd;
 
 	json_object_object_add(agent, "pid", json_object_new_int(getpid()));
 	json_object_object_add(agent, "ready", json_object_new_boolean(ready));
 	add(agent, "started", started);
+	json_object_object_add(agent, "kms", kms_stats_json());
 	json_object_object_add(root, "agent", agent);
 	for (int i = 0; i < ndevices; i++) {
 		const struct device_outcome *d = &devices[i];
@@ -69,12 +69,38 @@ static void write_file(void)
 		add(o, "mapping", d->mapping);
 		add(o, "mountpoint", d->mountpoint);
 		add(o, "luks_uuid", d->luks_uuid);
+		add(o, "at", d->at);
 		if (d->token >= 0)
 			json_object_object_add(o, "token", json_object_new_int(d->token));
 		json_object_object_add(o, "seconds", json_object_new_double(d->seconds));
+		if (!strcmp(d->state, "failed")) {
+			json_object_object_add(o, "exit_code", json_object_new_int(exit_code_from_errno(d->error)));
+			json_object_object_add(o, "transient", json_object_new_boolean(errno_transient(d->error)));
+		}
 		json_object_array_add(arr, o);
 	}
 	json_object_object_add(root, "devices", arr);
+	return root;
+}
+
+struct json_object *statusfile_json(void)
+{
+	struct json_object *j;
+
+	pthread_mutex_lock(&mu);
+	j = build_json();
+	pthread_mutex_unlock(&mu);
+	return j;
+}
+
+/* With mu held. */
+static void write_file(void)
+{
+	struct json_object *root = build_json();
+	char tmp[300];
+	const char *s;
+	int fd;
+
 	s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	/* Never through what is at the temp name (a planted symlink, a stale
@@ -116,6 +142,7 @@ bool statusfile_put(const struct device_outcome *o)
 	/* no record: removed since; another generation: started again since */
 	if (d && d->generation == o->generation) {
 		*d = *o;
+		rfc3339_now(d->at, sizeof(d->at));
 		if (path[0])
 			write_file();
 	} else

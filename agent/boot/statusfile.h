@@ -5,9 +5,13 @@
 #pragma once
 
 #include <stdbool.h>
+#include <json-c/json.h>
+
 #include "boot/provision.h"
 
 int statusfile_init(const char *path);
+/* The record as it is written to the file (agent, devices), a new object. */
+struct json_object *statusfile_json(void);
 /* Records (replaces) the outcome for o->device and rewrites the file, if the
  * device's record is still the one statusfile_working() gave o->generation
  * for: true. An outcome for a device removed (or started again) since is

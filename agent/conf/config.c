@@ -24,6 +24,11 @@ void config_defaults(struct volkey_config *c)
 	c->initramfs_wait_s = 60;
 	c->initramfs_interval_s = 5;
 	snprintf(c->initramfs_fallback, sizeof(c->initramfs_fallback), "passphrase");
+	c->rotation_rewrap_days = 0;
+	c->rotation_secret_days = 365;
+	c->rotation_volume_key_days = 0;
+	snprintf(c->metrics_textfile, sizeof(c->metrics_textfile), "/var/lib/prometheus/node-exporter/volkey.prom");
+	c->metrics_interval_s = 300;
 	snprintf(c->p11_mechanism, sizeof(c->p11_mechanism), "aes-key-wrap");
 	snprintf(c->p11_pin_dir, sizeof(c->p11_pin_dir), "/etc/volkey/pins");
 	policy_defaults(&c->policy);
@@ -166,6 +171,24 @@ static int handler(void *user, const char *section, const char *name, const char
 		if (!strcmp(name, "fallback"))
 			return config_fallback_valid(value) &&
 			       set_str(c->initramfs_fallback, sizeof(c->initramfs_fallback), value);
+		return 0;
+	}
+	if (!strcmp(section, "rotation")) {
+		if (!strcmp(name, "rewrap_max_age_days"))
+			return set_long(&c->rotation_rewrap_days, value, 0, 36500);
+		if (!strcmp(name, "secret_max_age_days"))
+			return set_long(&c->rotation_secret_days, value, 0, 36500);
+		if (!strcmp(name, "volume_key_max_age_days"))
+			return set_long(&c->rotation_volume_key_days, value, 0, 36500);
+		return 0;
+	}
+	if (!strcmp(section, "metrics")) {
+		if (!strcmp(name, "textfile"))
+			return (!value[0] || (value[0] == '/' && strlen(value) > 5 &&
+					      !strcmp(value + strlen(value) - 5, ".prom"))) &&
+			       set_str(c->metrics_textfile, sizeof(c->metrics_textfile), value);
+		if (!strcmp(name, "interval"))
+			return set_long(&c->metrics_interval_s, value, 10, 86400);
 		return 0;
 	}
 	if (!strcmp(section, "pkcs11")) {

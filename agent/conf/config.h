@@ -58,6 +58,15 @@ struct volkey_config {
 	long initramfs_wait_s;     /* bound on waiting for the key service; 0: no wait */
 	long initramfs_interval_s; /* a console line this often while waiting */
 	char initramfs_fallback[16]; /* "passphrase", "fail" or "retry" */
+	/* [rotation]: ages (days) past which a volume is rotation-due in status and
+	 * metrics; 0: never due for that kind. */
+	long rotation_rewrap_days;
+	long rotation_secret_days;
+	long rotation_volume_key_days;
+	/* [metrics]: the node_exporter textfile volkeyd keeps ("" : none), written
+	 * only when its directory exists, refreshed every interval seconds. */
+	char metrics_textfile[256];
+	long metrics_interval_s;
 	/* [volkey], [instance-store], [ebs]: the agent's policy */
 	struct policy policy;
 };

@@ -18,6 +18,7 @@
 #include "keys/aws_creds.h"
 #include "keys/imds.h"
 #include "keys/kms_client.h"
+#include "keys/kms_stats.h"
 
 #define MAX_CONNS 8
 #define CRED_REFRESH_MARGIN_S 600 /* refresh 10 minutes before expiry, as the SDKs do */
@@ -544,6 +545,8 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 				    left < k->cfg.kms_timeout_ms ? left : k->cfg.kms_timeout_ms, resp, &status, &cc, cerr, rid);
 			if (r < 0)
 				return r;
+			if (cc != CURLE_OK)
+				kms_stats_count(q->op, tls_rejected(cc) ? "tls" : resp->overflow ? "malformed" : "unreachable");
 			if (cc != CURLE_OK) {
 				if (tls_rejected(cc))
 					return kctx_fail(c, -EKEYREJECTED, "TLS certificate of %s not trusted: %s", endpoint,
@@ -561,9 +564,10 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 			}
 			if (status == 200) {
 				struct key_info *info = kctx_last_info(c);
+				r = resp->data ? kms_parse_answer(q->op, resp->data, resp->len, ret) : -EBADMSG;
+				kms_stats_count(q->op, r < 0 ? "malformed" : NULL);
 				if (!resp->data)
 					return kctx_fail(c, -EBADMSG, "empty KMS %s answer from %s", kms_op_name(q->op), endpoint);
-				r = kms_parse_answer(q->op, resp->data, resp->len, ret);
 				if (r < 0)
 					return kctx_fail(c, r, "malformed KMS %s answer from %s", kms_op_name(q->op), endpoint);
 				snprintf(info->region, sizeof(info->region), "%s", regions[ri]);
@@ -576,6 +580,7 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 				snprintf(type, sizeof(type), "HTTP%ld", status);
 				snprintf(msg, sizeof(msg), "unparseable error answer");
 			}
+			kms_stats_count(q->op, type);
 			cls = classify(type, status, &e);
 			snprintf(last_msg, sizeof(last_msg), "%s: %s: %s (key %s, region %s, credentials from %s%s%s)",
 				 plain_words(e), type, msg, key_name(q), regions[ri], k->creds.source,

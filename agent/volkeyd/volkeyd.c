@@ -32,6 +32,7 @@
 #include "host/kmod.h"
 #include "host/sdmanager.h"
 #include "keys/aws_creds.h"
+#include "volkeyd/metrics.h"
 #include "volkeyd/resume.h"
 #include "volkeyd/retry.h"
 #include "volume/volume.h"
@@ -87,6 +88,7 @@ static void *worker(void *p)
 	/* Removed while we looked at it: the outcome is the old device's, and must
 	 * not make a new device at the same node look settled. */
 	current = statusfile_put(&o);
+	metrics_kick();
 	if (!current)
 		log_info("%s: removed while being handled; its outcome (%s: %s) is dropped", dev, o.state, o.detail);
 	else if (!strcmp(o.state, "failed"))
@@ -424,6 +426,8 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	if (metrics_start(&cfg) < 0)
+		log_warning("cannot start the metrics thread: %s is not kept", cfg.metrics_textfile);
 
 	udev = udev_new();
 	if (!udev)
@@ -445,6 +449,7 @@ int main(int argc, char **argv)
 	ready = true;
 	pthread_mutex_unlock(&mu);
 	statusfile_set_ready(true);
+	metrics_kick();
 	failures = statusfile_count("failed");
 	sd_notifyf(0, "READY=1\nSTATUS=%d device(s) failed, %d still working", failures, left);
 	log_info("ready: %d failed, %d still working", failures, left);
@@ -459,11 +464,15 @@ int main(int argc, char **argv)
 	if (once) {
 		udev_unref(udev);
 		resume_wait_all();
+		metrics_stop();
+		metrics_write_now();
 		/* Workers past the timeout keep running; do not run exit handlers under them. */
 		fflush(stderr);
 		_exit(statusfile_count("failed") || left ? 1 : 0);
 	}
 	r = serve(udev, mon);
+	metrics_stop();
+	metrics_write_now();
 	udev_monitor_unref(mon);
 	udev_unref(udev);
 	fflush(stderr);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/timeutil.h"
 #include "volume/rotate.h"
 #include "volume/volume.h"
 
@@ -41,15 +42,6 @@ int volume_rotate(const char *device, const struct rotate_opts *o, const struct 
 	return r;
 }
 
-static double age_days(const char *rfc3339)
-{
-	struct tm tm = { 0 };
-
-	if (!strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return -1;
-	return difftime(time(NULL), timegm(&tm)) / 86400.0;
-}
-
 int volume_rotation_age(const char *device, enum rotate_kind kind, double *ret_days, struct errbuf *e)
 {
 	struct volume v;
@@ -63,7 +55,7 @@ int volume_rotation_age(const char *device, enum rotate_kind kind, double *ret_d
 	/* The volume key's age is recorded by the last re-encryption; before one, it is
 	 * as old as the oldest secret (made at format time, or later by --secret). */
 	if (kind == ROTATE_VOLUME_KEY && volume_vk_rotated(&v, when, sizeof(when)) == 0)
-		oldest = age_days(when);
+		oldest = rfc3339_age_days(when);
 	else
 		for (int i = 0; i < v.ntokens; i++) {
 			const struct token_entry *t = &v.tokens[i];
@@ -71,7 +63,7 @@ int volume_rotation_age(const char *device, enum rotate_kind kind, double *ret_d
 
 			if (t->role != TOKEN_VOLKEY)
 				continue;
-			d = age_days(kind == ROTATE_REWRAP && t->t.rewrapped[0] ? t->t.rewrapped : t->t.created);
+			d = rfc3339_age_days(kind == ROTATE_REWRAP && t->t.rewrapped[0] ? t->t.rewrapped : t->t.created);
 			if (d > oldest)
 				oldest = d;
 		}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <dirent.h>
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "base/cslock.h"
 #include "base/fileio.h"
+#include "base/timeutil.h"
 #include "volume/volume.h"
 #include "volume/volume_status.h"
 
@@ -44,6 +46,11 @@ static void put_int(struct json_object *o, const char *k, int64_t v)
 	json_object_object_add(o, k, json_object_new_int64(v));
 }
 
+static void put_days(struct json_object *o, const char *k, double days)
+{
+	json_object_object_add(o, k, days >= 0 ? json_object_new_double(floor(days * 100) / 100) : NULL);
+}
+
 static struct json_object *token_json(const struct token_entry *t)
 {
 	struct json_object *o = json_object_new_object();
@@ -61,10 +68,14 @@ static struct json_object *token_json(const struct token_entry *t)
 		put_str(o, "backend", kind);
 		put_str(o, "key_uri", t->t.key_uri);
 		put_str(o, "key_ref", t->t.key_ref);
+		/* KMS names the key's ARN in each answer, and the token keeps it */
+		put_str(o, "key_arn", !strncmp(t->t.key_uri, "aws-kms:arn:", 12) ? t->t.key_uri + 8 :
+				      !strncmp(t->t.key_ref, "arn:", 4)         ? t->t.key_ref : NULL);
 		put_int(o, "generation", (int64_t)t->t.generation);
 		put_str(o, "created", t->t.created);
 		if (t->t.rewrapped[0])
 			put_str(o, "rewrapped", t->t.rewrapped);
+		put_days(o, "secret_age_days", rfc3339_age_days(t->t.created));
 		if (t->t.has_keyslot2)
 			put_int(o, "keyslot_new_key", t->t.keyslot2);
 		for (size_t i = 0; i < t->t.binding->n; i++)
@@ -175,6 +186,45 @@ static struct json_object *mappings_json(const char *device)
 	return a;
 }
 
+/* The volume's ages as rotation counts them (volume_rotation_age): the oldest
+ * secret, the longest since a wrap (a rewrap, or the creation), the volume key
+ * since its last re-encryption or else since the oldest secret. */
+static void ages_json(struct json_object *o, const struct volume *v, const char *vk_rotated)
+{
+	struct json_object *arns = json_object_new_array();
+	double secret = -1, wrap = -1, vk;
+	const char *last_rewrap = NULL, *oldest = NULL;
+
+	for (int i = 0; i < v->ntokens; i++) {
+		const struct token_entry *t = &v->tokens[i];
+		const char *w;
+		double d;
+
+		if (t->role != TOKEN_VOLKEY)
+			continue;
+		if ((d = rfc3339_age_days(t->t.created)) > secret) {
+			secret = d;
+			oldest = t->t.created;
+		}
+		w = t->t.rewrapped[0] ? t->t.rewrapped : t->t.created;
+		if ((d = rfc3339_age_days(w)) > wrap)
+			wrap = d;
+		if (t->t.rewrapped[0] && (!last_rewrap || strcmp(t->t.rewrapped, last_rewrap) > 0))
+			last_rewrap = t->t.rewrapped;
+		json_object_array_add(arns, json_object_new_string(!strncmp(t->t.key_uri, "aws-kms:arn:", 12) ?
+									   t->t.key_uri + 8 :
+								   !strncmp(t->t.key_ref, "arn:", 4) ? t->t.key_ref :
+												       t->t.key_uri));
+	}
+	vk = vk_rotated[0] ? rfc3339_age_days(vk_rotated) : secret;
+	json_object_object_add(o, "key_arns", arns);
+	put_days(o, "secret_age_days", secret);
+	put_str(o, "oldest_secret_created", oldest);
+	put_str(o, "last_rewrap", last_rewrap);
+	put_days(o, "wrap_age_days", wrap);
+	put_days(o, "volume_key_age_days", vk);
+}
+
 int volume_status_json(const char *device, struct json_object **ret, struct errbuf *e)
 {
 	CS_LOCKED;
@@ -190,9 +240,9 @@ int volume_status_json(const char *device, struct json_object **ret, struct errb
 	o = json_object_new_object();
 	put_str(o, "device", device);
 	put_str(o, "luks_uuid", v.uuid);
-	put_str(o, "state", streq_ptr(v.subsystem, VOLKEY_SUBSYSTEM)		     ? "ready"
-			    : streq_ptr(v.subsystem, VOLKEY_SUBSYSTEM_PROVISIONING) ? "format interrupted"
-										     : "not volkey");
+	put_str(o, "format", streq_ptr(v.subsystem, VOLKEY_SUBSYSTEM)		      ? "complete"
+			     : streq_ptr(v.subsystem, VOLKEY_SUBSYSTEM_PROVISIONING) ? "interrupted"
+										      : "not volkey");
 	snprintf(cipher, sizeof(cipher), "%s-%s", strna(crypt_get_cipher(v.cd)), strna(crypt_get_cipher_mode(v.cd)));
 	put_str(o, "cipher", cipher);
 	put_int(o, "volume_key_bits", crypt_get_volume_key_size(v.cd) * 8);
@@ -211,6 +261,9 @@ int volume_status_json(const char *device, struct json_object **ret, struct errb
 										 "invalid");
 		if (volume_vk_rotated(&v, when, sizeof(when)) == 0)
 			put_str(o, "volume_key_rotated", when);
+		else
+			when[0] = '\0';
+		ages_json(o, &v, when);
 	}
 	{
 		struct image_marker m;
@@ -239,7 +292,11 @@ int volume_status_json(const char *device, struct json_object **ret, struct errb
 	}
 	if (crypt_persistent_flags_get(v.cd, CRYPT_FLAGS_ACTIVATION, &pflags) == 0)
 		json_object_object_add(o, "persistent_flags", activation_flags_json(pflags));
-	json_object_object_add(o, "mappings", mappings_json(device));
+	{
+		struct json_object *m = mappings_json(device);
+		json_object_object_add(o, "mapped", json_object_new_boolean(json_object_array_length(m) > 0));
+		json_object_object_add(o, "mappings", m);
+	}
 	volume_done(&v);
 	*ret = o;
 	return 0;

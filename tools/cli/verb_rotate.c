@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* volkey rotate DEVICE --rewrap [--to-key URI] | --secret | --volume-key | --crypto-erase --yes
- * volkey rotate --all --rewrap|--secret|--volume-key [--older-than DAYS] [--json] */
+ * volkey rotate --all --rewrap|--secret|--volume-key [--older-than DAYS] [--dry-run] [--json] */
 #include <getopt.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -30,6 +30,7 @@ static void on_signal(int sig)
 
 struct ctx {
 	bool json;
+	bool dry_run; /* --all --dry-run: report what is due, change nothing */
 	bool tty;
 	struct json_object *events; /* this device's events */
 };
@@ -144,6 +145,16 @@ static int rotate_all(struct rotate_opts *o, const struct volkey_config *cfg, st
 			continue;
 		}
 		due++;
+		if (c->dry_run) {
+			log_info("%s: %s is %.1f days old: due (dry run: not rotated)", devs[i], rotate_kind_name(o->kind),
+				 age);
+			if (c->json) {
+				struct json_object *none = json_object_new_array();
+				print_result(devs[i], o->kind, "due", 0, age, none, NULL);
+				json_object_put(none);
+			}
+			continue;
+		}
 		if (rotate_one(devs[i], o, cfg, c, age) < 0)
 			failed++;
 	}
@@ -163,7 +174,7 @@ static int rotate_all(struct rotate_opts *o, const struct volkey_config *cfg, st
 
 static int run_rotate(int argc, char **argv)
 {
-	enum { O_REWRAP = 1000, O_SECRET, O_VK, O_ERASE, O_TO_KEY, O_RES, O_ALL, O_OLDER, O_JSON, O_YES, O_INTERVAL, O_NVME, O_HOTZONE, O_PHRASE };
+	enum { O_REWRAP = 1000, O_SECRET, O_VK, O_ERASE, O_TO_KEY, O_RES, O_ALL, O_OLDER, O_JSON, O_YES, O_INTERVAL, O_NVME, O_HOTZONE, O_PHRASE, O_DRY };
 	static const struct option opts[] = {
 		{ "rewrap", no_argument, NULL, O_REWRAP },
 		{ "secret", no_argument, NULL, O_SECRET },
@@ -180,6 +191,7 @@ static int run_rotate(int argc, char **argv)
 		{ "nvme-erase", required_argument, NULL, O_NVME },
 		{ "hotzone-size", required_argument, NULL, O_HOTZONE },
 		{ "recovery-phrase-stdin", no_argument, NULL, O_PHRASE },
+		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -239,6 +251,9 @@ static int run_rotate(int argc, char **argv)
 		case O_PHRASE:
 			want_phrase = true;
 			break;
+		case O_DRY:
+			c.dry_run = true;
+			break;
 		case O_HOTZONE:
 			if (parse_uint(optarg, 1024 * 1024, &u) < 0 || u == 0)
 				return log_error_errno(-EINVAL, "rotate: --hotzone-size %s is not a number of MiB", optarg);
@@ -278,6 +293,8 @@ static int run_rotate(int argc, char **argv)
 		return log_error_errno(-EINVAL, "rotate: --recovery-phrase-stdin goes with --volume-key on one DEVICE");
 	if (older_than >= 0 && !all)
 		return log_error_errno(-EINVAL, "rotate: --older-than goes with --all");
+	if (c.dry_run && !all)
+		return log_error_errno(-EINVAL, "rotate: --dry-run goes with --all");
 	if (o.kind == ROTATE_CRYPTO_ERASE) {
 		if (all)
 			return log_error_errno(-EINVAL, "rotate: --crypto-erase takes one DEVICE, never --all");
@@ -344,6 +361,7 @@ const struct verb verb_rotate = {
 		"  -t, --token N       only token N (--rewrap, --secret)\n"
 		"  --all               every volkey volume on this host that is due\n"
 		"  --older-than DAYS   with --all: due when what is rotated is at least DAYS old\n"
+		"  --dry-run           with --all: report each volume as due or not-due, change nothing\n"
 		"  --json              one JSON result line per device on stdout\n"
 		"Exit: 0 done, 11 nothing due (--all), 12 some volumes failed (--all), else the failure's code.\n"
 		"Every rotation is written to the journal (MESSAGE_ID=" VOLKEY_ROTATION_MESSAGE_ID ").\n",

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* volkey status [DEVICE] [--json] */
+/* volkey status [DEVICE] [--json | --prometheus] */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +12,8 @@
 #include "cli/verbs.h"
 #include "conf/config.h"
 #include "volume/volume.h"
+#include "volume/status_doc.h"
+#include "volume/status_prom.h"
 #include "volume/volume_status.h"
 
 static const char *jstr(struct json_object *o, const char *k)
@@ -44,9 +46,9 @@ static void print_text(struct json_object *o)
 	struct json_object *a;
 
 	printf("%s\n", jstr(o, "device"));
-	printf("  LUKS UUID        %s\n  state            %s\n  cipher           %s, %s-bit key, %s-byte sectors\n",
-	       jstr(o, "luks_uuid"), jstr(o, "state"), jstr(o, "cipher"), jstr(o, "volume_key_bits"),
-	       jstr(o, "sector_size"));
+	printf("  LUKS UUID        %s\n  state            %s: %s\n  cipher           %s, %s-bit key, %s-byte sectors\n",
+	       jstr(o, "luks_uuid"), jstr(o, "state"), strna(jstr(o, "state_detail")), jstr(o, "cipher"),
+	       jstr(o, "volume_key_bits"), jstr(o, "sector_size"));
 	a = jget(o, "tokens");
 	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
 		struct json_object *t = json_object_array_get_idx(a, i);
@@ -79,9 +81,9 @@ static void print_text(struct json_object *o)
 		printf("  re-encryption    %s: volkey rotate %s --volume-key\n", jstr(o, "reencryption"),
 		       jstr(o, "device"));
 	print_flags("persistent flags", jget(o, "persistent_flags"));
-	if (jget(o, "agent"))
-		printf("  volkeyd          %s: %s\n", strna(jstr(jget(o, "agent"), "state")),
-		       strna(jstr(jget(o, "agent"), "detail")));
+	if (jget(o, "last_unlock"))
+		printf("  volkeyd          %s at %s: %s\n", strna(jstr(jget(o, "last_unlock"), "outcome")),
+		       strna(jstr(jget(o, "last_unlock"), "at")), strna(jstr(jget(o, "last_unlock"), "detail")));
 	a = jget(o, "mappings");
 	if (!a || !json_object_array_length(a))
 		printf("  mapping          none\n");
@@ -94,41 +96,36 @@ static void print_text(struct json_object *o)
 
 /* The agent's record (/run/volkey/status.json), or NULL when volkeyd has not run
  * (or left something else there). */
-static struct json_object *agent_status(void)
+static struct json_object *agent_status(const struct volkey_config *cfg)
 {
-	struct volkey_config cfg;
 	_cleanup_free_ char *text = NULL;
 
-	if (config_load(arg_config, &cfg, NULL) < 0 || read_small_file(NULL, cfg.policy.status_file, 1 << 20, &text) < 0)
+	if (read_small_file(NULL, cfg->policy.status_file, 1 << 20, &text) < 0)
 		return NULL;
 	return agent_record_parse(text);
 }
 
-/* Adds the agent's view of a volume to its status object. */
-static void merge_agent(struct json_object *v, struct json_object *agent)
-{
-	struct json_object *d = agent_record_device(agent, jstr(v, "device"));
-
-	if (d)
-		json_object_object_add(v, "agent", json_object_get(d));
-}
-
 static int run(int argc, char **argv)
 {
+	enum { O_JSON = 'j', O_PROM = 1000 };
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "prometheus", no_argument, NULL, O_PROM },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct json_object *all = NULL, *agent = NULL;
-	bool json = false;
-	char **list = NULL;
-	int c, r = 0, n;
+	struct json_object *vols = NULL, *agent, *doc;
+	struct volkey_config cfg;
+	bool json = false, prom = false;
+	int c, r = 0, line = 0;
 
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) >= 0) {
 		switch (c) {
-		case 'j':
+		case O_JSON:
 			json = true;
+			break;
+		case O_PROM:
+			prom = true;
 			break;
 		case 'h':
 			verb_print_help(&verb_status);
@@ -137,60 +134,56 @@ static int run(int argc, char **argv)
 			return -EINVAL;
 		}
 	}
+	if (json && prom)
+		return log_error_errno(-EINVAL, "status: --json and --prometheus exclude each other");
 	if (argc - optind > 1)
 		return log_error_errno(-EINVAL, "status: give at most one DEVICE");
+	r = config_load(arg_config, &cfg, &line);
+	if (r < 0)
+		return line > 0 ? log_error_errno(r, "%s: line %d: syntax or value error", cfg.path, line) :
+				  log_error_errno(r, "cannot read the configuration %s: %s", cfg.path, strerror(-r));
 	if (argc - optind == 1) {
 		struct errbuf e = { { 0 } };
-		r = volume_status_json(argv[optind], &all, &e);
+		struct json_object *o = NULL;
+
+		r = volume_status_json(argv[optind], &o, &e);
 		if (r < 0)
 			return log_error_errno(r, "%s", e.msg);
-		agent = agent_status();
-		merge_agent(all, agent);
-		json_object_put(agent);
-		if (json)
-			printf("%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY |
-									       JSON_C_TO_STRING_NOSLASHESCAPE));
-		else
-			print_text(all);
-		json_object_put(all);
-		return 0;
+		vols = json_object_new_array();
+		json_object_array_add(vols, o);
+	} else {
+		r = status_volumes_all(&vols);
+		if (r < 0 && !vols)
+			return log_error_errno(r, "status: cannot list block devices: %s", strerror(-r));
 	}
-	n = volume_find_all(&list);
-	if (n < 0)
-		return log_error_errno(n, "status: cannot list block devices: %m");
-	all = json_object_new_array();
-	agent = agent_status();
-	for (int i = 0; i < n; i++) {
-		struct errbuf e = { { 0 } };
-		struct json_object *o = NULL;
-		if (volume_status_json(list[i], &o, &e) < 0) {
-			log_warning("%s", e.msg);
-			r = -EIO;
-		} else {
-			merge_agent(o, agent);
-			json_object_array_add(all, o);
-		}
-		free(list[i]);
-	}
-	free(list);
+	agent = agent_status(&cfg);
+	doc = status_doc_new(vols, agent, &cfg);
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	else if (!json_object_array_length(all))
-		printf("No volkey volumes found.\n");
-	else
-		for (size_t i = 0; i < json_object_array_length(all); i++)
-			print_text(json_object_array_get_idx(all, i));
-	if (!json)
-		agent_record_print(agent, stdout);
+		printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	else if (prom) {
+		int w = status_prom_write(doc, stdout);
+		if (w < 0 && r >= 0)
+			r = log_error_errno(w, "status: cannot write the metrics: %s", strerror(-w));
+	} else {
+		struct json_object *a = NULL;
+		json_object_object_get_ex(doc, "volumes", &a);
+		if (!json_object_array_length(a))
+			printf("No volkey volumes found.\n");
+		for (size_t i = 0; i < json_object_array_length(a); i++)
+			print_text(json_object_array_get_idx(a, i));
+		if (argc - optind == 0)
+			agent_record_print(agent, stdout);
+	}
 	json_object_put(agent);
-	json_object_put(all);
+	json_object_put(doc);
 	return r;
 }
 
 const struct verb verb_status = {
 	.name = "status",
-	.args = "[DEVICE] [--json]",
+	.args = "[DEVICE] [--json | --prometheus]",
 	.summary = "show a volume's tokens, keys, keyslots, mappings and flags (all volkey volumes without DEVICE)",
 	.run = run,
-	.help = "  -j, --json   machine-readable output (schema in docs/cli.md)\n",
+	.help = "  -j, --json     the status document (docs/status-schema.json)\n"
+		"      --prometheus  the same as metrics in Prometheus' text format (docs/fleet.md)\n",
 };
