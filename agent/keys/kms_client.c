@@ -461,6 +461,8 @@ static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *en
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	/* CloudTrail records it (userAgent): an audit can tell volkey's calls apart */
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "volkey/" VOLKEY_VERSION);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
 	curl_easy_setopt(h, CURLOPT_USERNAME, k->creds.akid);
 	curl_easy_setopt(h, CURLOPT_PASSWORD, k->creds.secret);

@@ -9,6 +9,7 @@
 #include "volkeyd/metrics.h"
 #include "volume/status_doc.h"
 #include "volume/status_prom.h"
+#include "volume/volume_status.h"
 
 static const struct volkey_config *cfg;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <errno.h>
+#include <time.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,9 +11,7 @@
 #include "base/log.h"
 #include "base/macro.h"
 #include "base/timeutil.h"
-#include "volume/luks_token.h"
 #include "volume/status_doc.h"
-#include "volume/volume_status.h"
 
 const char *const status_states[] = {
 	"format-interrupted", /* format died before its last step: finish or redo it */
@@ -169,7 +168,7 @@ static struct json_object *agent_json(struct json_object *agent)
 	o = json_object_new_object();
 	json_object_object_add(o, "running", json_object_new_boolean(running));
 	json_object_object_add(o, "ready", json_object_new_boolean(jget(a, "ready") && json_object_get_boolean(jget(a, "ready"))));
-	json_object_object_add(o, "pid", pid > 0 ? json_object_new_int((int)pid) : NULL);
+	json_object_object_add(o, "pid", pid > 0 && pid < 1 << 22 ? json_object_new_int((int)pid) : NULL);
 	json_object_object_add(o, "started", jstr(a, "started") ? json_object_new_string(jstr(a, "started")) : NULL);
 	json_object_object_add(o, "kms", jget(a, "kms") && json_object_is_type(jget(a, "kms"), json_type_object) ?
 						 json_object_get(jget(a, "kms")) : json_object_new_object());
@@ -183,7 +182,11 @@ struct json_object *status_doc_new(struct json_object *volumes, struct json_obje
 	struct json_object *policy = json_object_new_object();
 	char now[32], hostname[256] = "";
 
-	rfc3339_now(now, sizeof(now));
+	{
+		time_t t = time(NULL);
+		struct tm tm;
+		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	}
 	gethostname(hostname, sizeof(hostname) - 1);
 	json_object_object_add(doc, "schema_version", json_object_new_int(STATUS_SCHEMA_VERSION));
 	json_object_object_add(doc, "generated", json_object_new_string(now));
@@ -198,31 +201,4 @@ struct json_object *status_doc_new(struct json_object *volumes, struct json_obje
 	json_object_object_add(doc, "volumes", volumes);
 	json_object_object_add(doc, "agent", agent_json(agent));
 	return doc;
-}
-
-int status_volumes_all(struct json_object **ret)
-{
-	struct json_object *all = json_object_new_array();
-	char **list = NULL;
-	int n, r = 0;
-
-	n = volume_find_all(&list);
-	if (n < 0) {
-		json_object_put(all);
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		struct errbuf e = { { 0 } };
-		struct json_object *o = NULL;
-
-		if (volume_status_json(list[i], &o, &e) < 0) {
-			log_warning("%s", e.msg);
-			r = -EIO;
-		} else
-			json_object_array_add(all, o);
-		free(list[i]);
-	}
-	free(list);
-	*ret = all;
-	return r;
 }

@@ -21,7 +21,3 @@ extern const int status_nstates;
  * schema_version, generated, host, policy and agent. */
 struct json_object *status_doc_new(struct json_object *volumes, struct json_object *agent,
 				   const struct volkey_config *cfg);
-/* Every volkey volume on the machine: the volumes array for status_doc_new().
- * Devices that cannot be read are logged and left out: -EIO then, with the
- * array still set. */
-int status_volumes_all(struct json_object **ret);

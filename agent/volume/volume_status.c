@@ -10,6 +10,7 @@
 
 #include "base/cslock.h"
 #include "base/fileio.h"
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "volume/volume.h"
 #include "volume/volume_status.h"
@@ -366,4 +367,31 @@ int volume_find_all(char ***ret)
 	}
 	*ret = list;
 	return (int)n;
+}
+
+int status_volumes_all(struct json_object **ret)
+{
+	struct json_object *all = json_object_new_array();
+	char **list = NULL;
+	int n, r = 0;
+
+	n = volume_find_all(&list);
+	if (n < 0) {
+		json_object_put(all);
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		struct errbuf e = { { 0 } };
+		struct json_object *o = NULL;
+
+		if (volume_status_json(list[i], &o, &e) < 0) {
+			log_warning("%s", e.msg);
+			r = -EIO;
+		} else
+			json_object_array_add(all, o);
+		free(list[i]);
+	}
+	free(list);
+	*ret = all;
+	return r;
 }

@@ -12,3 +12,7 @@ int volume_status_json(const char *device, struct json_object **ret, struct errb
 int volume_find_all(char ***ret);
 /* Names of the set activation flags, as a JSON array. */
 struct json_object *activation_flags_json(uint32_t flags);
+/* Every volkey volume on the machine: the volumes array for status_doc_new() (status_doc.h).
+ * Devices that cannot be read are logged and left out: -EIO then, with the
+ * array still set. */
+int status_volumes_all(struct json_object **ret);

@@ -152,6 +152,11 @@ Log (--log), one JSON line per KMS call:
    ReEncrypt: DestinationEncryptionContext; Decrypt: EncryptionContext; null
    if none), "fault" (name(s) applied, joined by "+", or null)}
   ReEncrypt lines also carry "source_key_arn" and "source_context".
+
+CloudTrail (--cloudtrail), one JSON line per KMS call in the shape of the
+record KMS writes to a trail (eventSource kms.amazonaws.com, eventName,
+userIdentity.accessKeyId, requestParameters.encryptionContext, resources[].ARN,
+requestID matching the answer's x-amzn-RequestId, errorCode when it failed).
 """
 import argparse
 import base64
@@ -350,6 +355,7 @@ class State:
                 self.aliases[a] = k
         self.lock = threading.Lock()
         self.log = open(args.log, "a", buffering=1) if args.log else None
+        self.trail = open(args.cloudtrail, "a", buffering=1) if args.cloudtrail else None
         self.faults = {}
         self.fault_status = 500
         self.fault_type = "KMSInternalException"
@@ -412,6 +418,50 @@ class State:
             lat = self.latency_ms if "latency_calls" in active else 0
             active.discard("latency_calls")
             return active, lat, self.fault_status, self.fault_type
+
+    def cloudtrail(self, info, user_agent, source_ip):
+        """One CloudTrail-shaped record of the call, as KMS writes it to the
+        trail: what a fleet's audit sees of volkey (docs/fleet.md#audit)."""
+        if not self.trail:
+            return
+        ak = info.get("access_key") or ""
+        ctx = info.get("context")
+        params = {}
+        if ctx is not None:
+            params["encryptionContext" if info["op"] != "ReEncrypt" else "destinationEncryptionContext"] = ctx
+        if info["op"] == "ReEncrypt":
+            params["sourceEncryptionContext"] = info.get("source_context")
+            params["destinationKeyId"] = info.get("key_arn")
+        elif info.get("key_arn"):
+            params["keyId"] = info["key_arn"]
+        if info["op"] in ("Decrypt", "Encrypt", "ReEncrypt"):
+            params["encryptionAlgorithm"] = "SYMMETRIC_DEFAULT"
+        rec = {
+            "eventVersion": "1.08",
+            "userIdentity": {"type": "AssumedRole" if ak.startswith("ASIA") else "IAMUser",
+                             "accessKeyId": ak, "accountId": self.account},
+            "eventTime": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": "kms.amazonaws.com",
+            "eventName": info["op"],
+            "awsRegion": info.get("region"),
+            "sourceIPAddress": source_ip,
+            "userAgent": user_agent,
+            "requestParameters": params,
+            "responseElements": None,
+            "requestID": info.get("request_id"),
+            "eventID": str(uuid.uuid4()),
+            "readOnly": info["op"] in ("Decrypt", "DescribeKey"),
+            "resources": [{"accountId": self.account, "type": "AWS::KMS::Key", "ARN": a}
+                          for a in (info.get("source_key_arn"), info.get("key_arn")) if a],
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": self.account,
+            "eventCategory": "Management",
+        }
+        if info.get("error"):
+            rec["errorCode"] = info["error"]
+        with self.lock:
+            self.trail.write(json.dumps(rec) + "\n")
 
     def record(self, **kw):
         if self.log:
@@ -990,6 +1040,7 @@ def make_handler(st):
                 info["fault"] = "+".join(applied) or None
                 del info["fault_applied"]
                 st.record(**info)
+                st.cloudtrail(info, self.headers.get("User-Agent"), self.client_address[0])
 
         def peek(self, info, body):
             """Best effort: fill access_key and key_arn of calls answered early."""
@@ -1153,6 +1204,7 @@ def main():
     ap = argparse.ArgumentParser(description="Fake AWS KMS for volkey tests")
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log")
+    ap.add_argument("--cloudtrail", help="also one CloudTrail-shaped JSON record per KMS call to this file")
     ap.add_argument("--config", required=True)
     ap.add_argument("--region")
     ap.add_argument("--tls-cert")

@@ -38,6 +38,12 @@ with open(sys.argv[1], "r+b") as f:
 }
 # json_get FILE PYEXPR: evaluate PYEXPR with j = the parsed JSON document.
 json_get() { "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# volume_json DEVICE: the volume's object of `volkey status DEVICE --json` (the
+# status document holds it as volumes[0]); fails with status.
+volume_json() {
+	"$VOLKEY" status "$1" --json >"$TMP/.status-doc.json" || return
+	"$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["volumes"][0]))' "$TMP/.status-doc.json"
+}
 
 # start_imds [ARGS...]: run the fake IMDS on loopback; sets IMDS_URL and IMDS_LOG.
 start_imds() {

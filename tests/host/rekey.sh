@@ -14,7 +14,7 @@ k2=$(new_kek k2)
 # The volume key's identity without printing it: the LUKS2 digest (salt and digest).
 vk_digest() { cryptsetup luksDump "$1" | sed -n '/^Digests:/,$p' | grep -A3 -E '^\s+(Salt|Digest):' | tr -d ' \t\n'; }
 luks_uuid() { cryptsetup luksUUID "$1"; }
-status_json() { "$VOLKEY" status "$1" --json >"$TMP/st.json" || fail "status $1"; }
+status_json() { volume_json "$1" >"$TMP/st.json" || fail "status $1"; }
 crash() {
 	local step=$1 rc=0; shift
 	VOLKEY_TEST_CRASH_AT=$step "$VOLKEY" "$@" >"$TMP/out" 2>&1 </dev/null || rc=$?

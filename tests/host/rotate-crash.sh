@@ -32,7 +32,7 @@ each_key_opens() {
 }
 # clean: two volkey tokens (one per key), each keyslot a token's, nothing pending.
 clean() {
-	"$VOLKEY" status "$dev" --json >"$TMP/st.json" || fail "status"
+	volume_json "$dev" >"$TMP/st.json" || fail "status"
 	"$PY" - "$TMP/st.json" "$1" <<'PY' || { cat "$TMP/st.json"; fail "$1: not clean"; }
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -46,7 +46,7 @@ assert not any("keyslot_new_key" in t for t in vk), "second keyslot left"
 assert "reencryption" not in j, "re-encryption left in progress"
 PY
 }
-gen() { "$VOLKEY" status "$dev" --json >"$TMP/st.json"; json_get "$TMP/st.json" 'sorted(t["generation"] for t in j["tokens"] if t["type"]=="volkey")'; }
+gen() { volume_json "$dev" >"$TMP/st.json"; json_get "$TMP/st.json" 'sorted(t["generation"] for t in j["tokens"] if t["type"]=="volkey")'; }
 
 with_token_plugin
 for step in rewrap-wrapped rewrap-token; do
@@ -103,7 +103,7 @@ for step in reencrypt-added reencrypt-keyslot; do
 	crash "$step" rotate "$one" --volume-key
 	expect_exit 0 "$VOLKEY" open --test "$one"
 	expect_exit 0 "$VOLKEY" rotate "$one" --volume-key --progress-interval 0
-	"$VOLKEY" status "$one" --json >"$TMP/one.json"
+	volume_json "$one" >"$TMP/one.json"
 	[[ $(json_get "$TMP/one.json" 'len(j["keyslots"])') == 1 ]] || { cat "$TMP/one.json"; fail "$step: keyslots left on a one-token volume"; }
 done
 
@@ -139,7 +139,7 @@ for step in reencrypt-recovery-added reencrypt-recovery-keyslot reencrypt-half; 
 	tr -d '\n' <"$TMP/phrase" | cryptsetup open --disable-external-tokens --test-passphrase --key-file=- "$dev" ||
 		fail "$step: the recovery phrase does not open the re-encrypted volume"
 	each_key_opens
-	"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+	volume_json "$dev" >"$TMP/st.json"
 	[[ $(json_get "$TMP/st.json" 'sorted(k["role"] for k in j["keyslots"])') == "['recovery', 'token 0', 'token 1']" ||
 	   $(json_get "$TMP/st.json" 'len(j["keyslots"])') == 3 ]] || { cat "$TMP/st.json"; fail "$step: keyslots after carrying the recovery key over"; }
 	json_get "$TMP/st.json" '[k["role"] for k in j["keyslots"]]' | grep -q recovery || fail "$step: no recovery keyslot"

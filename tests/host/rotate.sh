@@ -148,7 +148,7 @@ expect_exit 4 "$VOLKEY" rotate "$empty" --secret
 assert_grep "$empty: not a LUKS2 volume"
 
 echo "== new secret: new keyslot and token, verified, old ones gone"
-"$VOLKEY" status "$dev" --json >"$TMP/st0.json"
+volume_json "$dev" >"$TMP/st0.json"
 before=$(calls)
 t0=$EPOCHREALTIME
 expect_exit 0 "$VOLKEY" rotate "$dev" --secret --token 0 --json
@@ -156,7 +156,7 @@ ms=$(awk "BEGIN{printf \"%.0f\", ($EPOCHREALTIME - $t0) * 1000}")
 read -r r0 d0 g0 e0 <<<"$before"; read -r r1 d1 g1 e1 <<<"$(calls)"
 echo "   secret: ${ms} ms, KMS calls: $((g1 - g0)) GenerateDataKey, $((d1 - d0)) Decrypt (volume key, then verification)"
 [[ $((g1 - g0)) -eq 1 && $((d1 - d0)) -eq 2 && $r1 -eq $r0 ]] || fail "secret rotation KMS calls: $before -> $(calls)"
-"$VOLKEY" status "$dev" --json >"$TMP/st1.json"
+volume_json "$dev" >"$TMP/st1.json"
 "$PY" - "$TMP/st0.json" "$TMP/st1.json" <<'PY' || fail "secret rotation did not replace token 0 and its keyslot"
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
@@ -188,8 +188,8 @@ echo "== rotate --all: nothing due (11), all done (0), some failed (12); one JSO
 dev2=$(new_loop disk2 32M)
 expect_exit 0 "$VOLKEY" format "$dev2" --key "$k1" --yes
 # --all rotates every volkey volume of the host: never run it over someone else's.
-"$VOLKEY" status --json >"$TMP/all.json" 2>/dev/null || echo '[]' >"$TMP/all.json"
-others=$(json_get "$TMP/all.json" '" ".join(v["device"] for v in j if v["device"] not in ("'"$dev"'", "'"$dev2"'"))')
+"$VOLKEY" status --json >"$TMP/all.json" 2>/dev/null || echo '{"volumes": []}' >"$TMP/all.json"
+others=$(json_get "$TMP/all.json" '" ".join(v["device"] for v in j["volumes"] if v["device"] not in ("'"$dev"'", "'"$dev2"'"))')
 if [[ -n $others ]]; then
 	echo "   skipped: other volkey volumes on this host ($others)"
 	echo "rotate: ok"

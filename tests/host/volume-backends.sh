@@ -28,7 +28,7 @@ uuid=$(cryptsetup luksUUID "$dev")
 [[ $(count_calls "$L" GenerateDataKey) -eq 1 && $(count_calls "$L" Decrypt) -eq 2 ]] || fail "format KMS calls"
 grep '"op": "GenerateDataKey"' "$L" | grep -q "\"volkey:luks-uuid\": \"$uuid\"" || fail "EncryptionContext lacks the LUKS UUID"
 grep '"op": "GenerateDataKey"' "$L" | grep -q '"app": "db"' || fail "EncryptionContext lacks app=db"
-"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+volume_json "$dev" >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" 'j["tokens"][0]["key_ref"]') == "arn:aws:kms:eu-west-1:111122223333:key/$KEYID" ]] || fail "key_ref is not the key ARN"
 expect_exit 0 "$VOLKEY" open --test "$dev"
 [[ $(count_calls "$L" Decrypt) -eq 3 ]] || fail "open --test is one Decrypt"

@@ -107,7 +107,7 @@ k2=$(new_kek k2)
 cs token export --token-id 1 "$w" | "$PY" -c 'import json,sys; t=json.load(sys.stdin); t["volkey_version"]=2; print(json.dumps(t))' >"$TMP/v2.json"
 cs token import --token-id 1 --token-replace --json-file "$TMP/v2.json" "$w"
 expect_exit 0 "$VOLKEY" unbind "$w" --token 1
-"$VOLKEY" status "$w" --json >"$TMP/st.json"
+volume_json "$w" >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" '[k["id"] for k in j["keyslots"]]') == "[0]" ]] || fail "the unreadable token's keyslot stayed"
 expect_exit 2 "$VOLKEY" unbind "$w" --token 0
 assert_grep 'last way in'

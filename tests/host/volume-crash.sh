@@ -20,7 +20,7 @@ crash() {
 }
 # clean: no pending token, every keyslot belongs to a token or the recovery key.
 clean() {
-	"$VOLKEY" status "$dev" --json >"$TMP/st.json" || fail "status"
+	volume_json "$dev" >"$TMP/st.json" || fail "status"
 	[[ $(json_get "$TMP/st.json" 'sum(t["type"]=="volkey-pending" for t in j["tokens"])') == 0 ]] || fail "$1: pending token left"
 	[[ $(json_get "$TMP/st.json" 'sum(k["role"] in ("passphrase","pending") for k in j["keyslots"])') == 0 ]] ||
 		{ cat "$TMP/st.json"; fail "$1: orphan keyslot left"; }
@@ -52,8 +52,8 @@ for step in format-header format-keyslot format-token format-verify format-done;
 		[[ $rc -ne 0 ]] || fail "the token plugin unlocked an interrupted format"
 		[[ $step == format-keyslot ]] || assert_grep "format was interrupted"
 	fi
-	"$VOLKEY" status "$dev" --json >"$TMP/st.json"
-	[[ $(json_get "$TMP/st.json" 'j["state"]') == "format interrupted" ]] || fail "status does not show the half-format"
+	volume_json "$dev" >"$TMP/st.json"
+	[[ $(json_get "$TMP/st.json" 'j["state"]') == format-interrupted ]] || fail "status does not show the half-format"
 	expect_exit 0 "$VOLKEY" format "$dev" --key "$k1" --key "$k2" --yes
 	assert_grep 'redoing a volkey format that was interrupted'
 	unlocks_only_with k1
@@ -104,7 +104,7 @@ expect_exit 0 "$VOLKEY" bind "$dev" --key "$k2"
 assert_grep 'keyslot 1 may be left over from an interrupted change'
 unlocks_only_with k1
 unlocks_only_with k2
-"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+volume_json "$dev" >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" '[k["role"] for k in j["keyslots"]]') == "['token 0', 'passphrase', 'token 1']" ]] ||
 	{ cat "$TMP/st.json"; fail "bind after bind-added"; }
 
@@ -126,7 +126,7 @@ echo "== recovery-key killed after showing the phrase: it never counts; the next
 crash recovery-shown recovery-key "$dev"
 expect_exit 2 "$VOLKEY" unbind "$dev" --token 0
 assert_grep 'last way in'
-"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+volume_json "$dev" >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" 'len(j["keyslots"])') == 1 ]] || fail "the unconfirmed recovery keyslot stayed"
 echo "== recovery-key whose phrase cannot be written: keyslot removed, exit non-zero"
 rc=0; "$VOLKEY" recovery-key "$dev" >/dev/full 2>"$TMP/err" || rc=$?

@@ -41,15 +41,15 @@ echo "== status: text and JSON"
 expect_exit 0 "$VOLKEY" status "$dev"
 assert_grep "LUKS UUID +$uuid"
 assert_grep "token 0 +volkey keyslot 0, $k1, generation 1"
-expect_exit 0 "$VOLKEY" status "$dev" --json
-cp "$TMP/out" "$TMP/st.json"
-[[ $(json_get "$TMP/st.json" 'j["state"]') == ready ]] || fail "state"
+volume_json "$dev" >"$TMP/st.json" || fail "status --json"
+[[ $(json_get "$TMP/st.json" 'j["format"]') == complete ]] || fail "format"
+[[ $(json_get "$TMP/st.json" 'j["state"]') == locked ]] || fail "state"
 [[ $(json_get "$TMP/st.json" 'j["tokens"][0]["context"]["app"]') == db ]] || fail "context in status"
 [[ $(json_get "$TMP/st.json" 'j["tokens"][0]["context"]["volkey:luks-uuid"]') == "$uuid" ]] || fail "uuid binding"
 [[ $(json_get "$TMP/st.json" 'j["keyslots"][0]["role"]') == "token 0" ]] || fail "keyslot role"
 [[ $(json_get "$TMP/st.json" 'j["volume_key_bits"]') == 512 ]] || fail "key bits"
 expect_exit 0 "$VOLKEY" status --json
-json_get "$TMP/out" '[v["device"] for v in j]' | grep -q "'$dev'" || fail "status without DEVICE misses $dev"
+json_get "$TMP/out" '[v["device"] for v in j["volumes"]]' | grep -q "'$dev'" || fail "status without DEVICE misses $dev"
 
 echo "== bind a second key; it alone unlocks"
 expect_exit 0 "$VOLKEY" bind "$dev" --key "$k2"
@@ -60,7 +60,7 @@ mv "$TMP/k1.kek" "$TMP/k1.away"
 expect_exit 0 "$VOLKEY" open --test "$dev"
 assert_grep 'unlocks through token 1'
 mv "$TMP/k1.away" "$TMP/k1.kek"
-"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+volume_json "$dev" >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" 'j["tokens"][1]["context"]["app"]') == db ]] || fail "bind did not keep the context"
 
 echo "== recovery key: printed once, opens with plain cryptsetup"
@@ -73,7 +73,7 @@ grep -qf "$TMP/phrase" "$TMP/err" && fail "recovery phrase also went to stderr"
 
 echo "== unbind: token 0 goes, keyslot with it; the last way in stays"
 expect_exit 0 "$VOLKEY" unbind "$dev" --token 0
-"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+volume_json "$dev" >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" '[k["id"] for k in j["keyslots"]]') == "[1, 2]" ]] || fail "keyslot 0 not removed"
 expect_exit 0 "$VOLKEY" unbind "$dev" --token 1
 expect_exit 2 "$VOLKEY" unbind "$dev" --token 2

@@ -17,6 +17,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
 assert_grep() { grep -qE -- "$1" "$2" || { cat "$2" >&2; fail "no match for /$1/ in $2"; }; }
 json_get() { "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# volume_json DEVICE: the volume's object of `volkey status DEVICE --json` (the
+# status document holds it as volumes[0]); fails with status.
+volume_json() {
+	"$VOLKEY" status "$1" --json >"$TMP/.status-doc.json" || return
+	"$PY" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["volumes"][0]))' "$TMP/.status-doc.json"
+}
 
 # nvme_by_serial SERIAL: the namespace node (/dev/nvmeXn1) of the emulated controller
 # with that serial (rig-args --nvme PATH,serial=S); waits for the driver first.

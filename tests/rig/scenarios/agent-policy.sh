@@ -49,7 +49,7 @@ mountpoint -q /mnt/scratch || fail "scratch not mounted"
 echo scratch >/mnt/scratch/file
 [[ $(agent_state "$listed") == formatted ]] || fail "listed blank EBS: $(agent_state "$listed")"
 mountpoint -q /mnt/ebs/vol-0listed0000000000 || fail "listed EBS not mounted"
-"$VOLKEY" status "$listed" --json >"$TMP/st.json"
+volume_json "$listed" >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" 'j["tokens"][0]["context"]["device"]') == vol-0listed0000000000 ]] || fail "binding lacks the volume id"
 [[ $(agent_state "$data") == untouched ]] || fail "listed EBS with data: $(agent_state "$data")"
 [[ $(sha256sum <"$data") == "$sum_data" ]] || fail "the EBS volume with data changed"

@@ -180,7 +180,7 @@ step "--apply with both configurations measured: whichever wins, header and mapp
 won=$(json_get "$TMP/apply2.json" 'j["best"]')
 [[ $(json_get "$TMP/apply2.json" 'j["applied"]["config"]') == "$won" ]] || fail "applied is not the best"
 dmsetup table tuned >"$TMP/tbl"
-"$VOLKEY" status "$vol" --json >"$TMP/st.json"
+volume_json "$vol" >"$TMP/st.json"
 pf=$(json_get "$TMP/st.json" '",".join(j["persistent_flags"]) if "persistent_flags" in j else ",".join(j["volumes"][0]["persistent_flags"])')
 echo "best of crypt and crypt-noread here: $won; persistent flags now '$pf'"
 if [[ $won == crypt ]]; then

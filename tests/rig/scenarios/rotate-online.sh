@@ -101,7 +101,7 @@ e2fsck -fn "/dev/mapper/va" >"$TMP/fsck.out" 2>&1 || { cat "$TMP/fsck.out"; fail
 [[ $(keyhash va) != "$k0" ]] || fail "the mapping's key did not change"
 mount "/dev/mapper/va" "$TMP/va"
 check_files "$TMP/va" "$TMP/wa.sums" "after reopen"
-"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+volume_json "$dev" >"$TMP/st.json"
 [[ -n $(json_get "$TMP/st.json" 'j.get("volume_key_rotated","")') ]] || fail "no volume_key_rotated"
 umount "$TMP/va"; "$VOLKEY" close va
 

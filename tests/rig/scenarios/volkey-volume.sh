@@ -34,7 +34,7 @@ echo "VOLKEY-RIG-MARKER-$uuid" >"$TMP/mnt/marker.txt"
 sync
 
 step "status shows the mapping; format refuses a device a mapping holds"
-"$VOLKEY" status "$dev" --json >"$TMP/st.json"
+volume_json "$dev" >"$TMP/st.json"
 [[ $(json_get "$TMP/st.json" 'j["mappings"][0]["name"]') == vol ]] || fail "status: no mapping"
 before=$(head -c 32M "$dev" | sha256sum)
 rc=0; "$VOLKEY" format "$dev" --key "$K" --yes --force >"$TMP/out" 2>&1 || rc=$?

@@ -36,8 +36,8 @@ done
 [[ $(ls /dev/mapper | grep -cv control) -eq 1 ]] || fail "mappings: $(ls /dev/mapper)"
 
 step "status tells them apart by device"
-"$VOLKEY" status "$a" --json >"$TMP/sa.json"
-"$VOLKEY" status "$b" --json >"$TMP/sb.json"
+volume_json "$a" >"$TMP/sa.json"
+volume_json "$b" >"$TMP/sb.json"
 [[ $(json_get "$TMP/sa.json" 'len(j["mappings"])') == 1 ]] || fail "status of the original: no mapping"
 [[ $(json_get "$TMP/sb.json" 'len(j["mappings"])') == 0 ]] || fail "status of the copy shows a mapping"
 
