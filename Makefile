@@ -83,7 +83,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service $(BUILD)/udev/volkey-rekey.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: deb tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
+.PHONY: deb rpm tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -323,6 +323,41 @@ deb:
 		dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || { tail -n 60 ../build.log; exit 1; }
 	@echo "  LINTIAN $(DEBS)"
 	@lintian --fail-on error $(DEBS)
+
+# The RPM packages for Amazon Linux 2023 and RHEL 9 (tools/rpm/volkey.spec,
+# docs/packaging.md), built here on Debian as a check of the spec only:
+# `rpmbuild -bb --nodeps` against Debian's libraries, not RHEL's (the real build
+# is `rpmbuild -ba` on an AL2023 or RHEL 9 builder, or in mock). The source
+# tarball holds the files `make deb` copies. RHEL's directory macros that
+# Debian's rpm lacks are defined on the command line with RHEL's values, its
+# systemd scriptlet macros come from tools/rpm/macros.debian-check (the spec
+# defines none). rpmlint on the spec and the packages (tools/rpm/rpmlint.toml):
+# fails on an error, prints its warnings. Everything in $(BUILD)/rpm.
+RPMDIR = $(BUILD)/rpm
+RPMSRC = $(RPMDIR)/volkey-$(VERSION)
+RPM_UNDEF = $(if $(shell rpm --eval '%{?$(1):1}' 2>/dev/null),,$(2))
+RPMBUILD_DEFS = $(call RPM_UNDEF,_unitdir,--define '_unitdir /usr/lib/systemd/system') \
+	$(call RPM_UNDEF,_presetdir,--define '_presetdir /usr/lib/systemd/system-preset') \
+	$(call RPM_UNDEF,_udevrulesdir,--define '_udevrulesdir /usr/lib/udev/rules.d') \
+	$(call RPM_UNDEF,systemd_post,--load tools/rpm/macros.debian-check)
+rpm:
+	@command -v rpmbuild >/dev/null && command -v rpmlint >/dev/null || \
+		{ echo "rpm: rpmbuild and rpmlint are needed (make deps: the rpm group)"; exit 1; }
+	@v=$$(sed -n 's/^Version:[[:space:]]*//p' tools/rpm/volkey.spec); [ "$$v" = '$(VERSION)' ] || \
+		{ echo "rpm: tools/rpm/volkey.spec says Version: $$v, the code is $(VERSION)"; exit 1; }
+	@rm -rf $(RPMDIR) && mkdir -p $(RPMSRC) $(RPMDIR)/SOURCES
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | grep -zv '^$(BUILD)/'; \
+	else \
+		find . -mindepth 1 \( -type d \( -name .git -o -name __pycache__ -o -path ./build -o -path ./build-asan \
+			-o -path ./build-tsan -o -path './$(BUILD)' \) -prune \) -o \( -type f ! -name '*.o' ! -name '*.d' -print0 \); \
+	fi | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(RPMSRC)
+	@tar -C $(RPMDIR) --sort=name --owner=0 --group=0 --numeric-owner -czf $(RPMDIR)/SOURCES/volkey-$(VERSION).tar.gz volkey-$(VERSION)
+	@echo "  RPM     $(RPMDIR)/RPMS (log: $(RPMDIR)/build.log)"
+	@env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD rpmbuild -bb --nodeps --define '_topdir $(abspath $(RPMDIR))' \
+		$(RPMBUILD_DEFS) $(RPMSRC)/tools/rpm/volkey.spec >$(RPMDIR)/build.log 2>&1 || { tail -n 60 $(RPMDIR)/build.log; exit 1; }
+	@echo "  RPMLINT $(RPMDIR)/RPMS"
+	@rpmlint -c tools/rpm/rpmlint.toml $(RPMSRC)/tools/rpm/volkey.spec $(RPMDIR)/RPMS/*/*.rpm
 
 # volkeyd under ThreadSanitizer (with the lock check), for the rig scenario agent-stress.
 tsan:
