@@ -37,7 +37,9 @@ install() {
 	local lines
 	lines=$(volkey_lines)
 	inst_multiple /usr/sbin/volkey cryptsetup systemd-ask-password blkid udevadm awk sleep
-	inst_simple /etc/ssl/certs/ca-certificates.crt
+	# The trust store libcurl reads: Debian's, or RHEL's and Amazon Linux's.
+	inst_multiple -o /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt \
+		/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem
 	inst_multiple -o /etc/hosts /etc/volkey/volkey.conf
 	# Which volumes to open, from the host's crypttab at build time (a rebuild
 	# after crypttab changes picks up the change, as for every crypttab entry).
