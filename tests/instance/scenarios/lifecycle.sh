@@ -19,6 +19,11 @@
 #  boot 4 (KMS unreachable, a new start): multi-user within the bound, the KMS mounts and
 #    their dependant fail visibly, the rest works; KMS comes back: the volumes
 #    unlock with no reboot and no udev event, mounts and dependant follow.
+#  Metrics: node_exporter's textfile directory exists (as Debian's
+#    prometheus-node-exporter makes it): volkeyd keeps volkey.prom there; it
+#    passes promtool, equals `volkey status --prometheus`, and shows the volumes
+#    open with volkeyd's KMS calls (boot 1), key-unreachable with its KMS
+#    errors (boot 4), open again once KMS is back.
 #  Then purge: /etc/volkey goes, volumes and headers stay.
 source "$(dirname "$0")/../lib.bash"
 [[ -n ${VOLKEY_DEB:-} && -f $VOLKEY_DEB ]] || fail "VOLKEY_DEB (make deb) is needed"
@@ -80,7 +85,8 @@ inst_prepare --deb "$VOLKEY_DEB" --file "$INST_RUN/volkey.conf:/etc/volkey/volke
 	--fstab "$M_IS0 /data/is0 ext4 $OPTS 0 2" --fstab "$M_IS1 /data/is1 ext4 $OPTS 0 2" \
 	--fstab "$M_EBS /data/ebs ext4 $OPTS 0 2" \
 	--file "$(dirname "$0")/vk-state:/usr/local/bin/vk-state:0755" \
-	--run "systemctl enable consumer.service" --run "systemctl is-enabled volkeyd.service"
+	--run "systemctl enable consumer.service" --run "systemctl is-enabled volkeyd.service" \
+	--run "mkdir -p /var/lib/prometheus/node-exporter"
 imds_start --role volkey-role --region us-east-1 --user-data "$INST_RUN/user-data"
 kms_start
 is0=$(inst_disk 96M is0) is1=$(inst_disk 96M is1) ebs=$(inst_disk 96M ebs) old=$(inst_disk 96M old)
@@ -105,6 +111,17 @@ measure() { # LABEL
 	g 'systemd-analyze critical-chain remote-fs.target --no-pager' | sed -n '3,20p' | sed 's/^/      /'
 	st=$(kms_stat); echo "   [$1] KMS double so far: $st (calls, full TLS handshakes)"
 }
+PROM=/var/lib/prometheus/node-exporter/volkey.prom
+# metrics LABEL: volkeyd's textfile, checked by promtool, into $INST_RUN/LABEL.prom
+metrics() {
+	local f=$INST_RUN/$1.prom
+	g "cat $PROM" >"$f" || fail "$1: no $PROM"
+	promtool check metrics <"$f" >"$f.check" 2>&1 || { cat "$f.check"; fail "$1: promtool check metrics"; }
+}
+# metric FILE SERIES: its value
+metric() { grep -F "$2" "$1" | awk '{print $NF}'; }
+# states FILE STATE: how many volumes are in STATE
+states() { grep -c "^volkey_volume_state{.*state=\"$2\"} 1$" "$1" || true; }
 sums() { g 'for d in /data/is0 /data/is1 /data/ebs /data/old; do [ -f $d/blob ] && sha256sum $d/blob; done; true'; }
 uuids() { g "for m in $M_IS0 $M_IS1 $M_EBS; do cryptsetup status \$m | sed -n 's/^ *device: *//p' | xargs cryptsetup luksUUID; done"; }
 
@@ -124,6 +141,15 @@ m=$(g 'systemctl show -P ActiveEnterTimestampMonotonic data-ebs.mount') c=$(g 's
 ! g 'ls /dev/mapper' | grep -q -- "vol-0ebs0000000000old" || fail "volkeyd touched the unlisted volume"
 g 'for d in /data/is0 /data/is1 /data/ebs; do head -c 4M /dev/urandom >$d/blob; done; sync'
 measure "first boot, 3 volumes formatted"
+sleep 2 # the textfile follows an outcome within a second
+metrics boot1
+[[ $(states "$INST_RUN/boot1.prom" open) == 3 ]] || { grep volkey_volume_state "$INST_RUN/boot1.prom"; fail "boot 1: not 3 volumes open in the metrics"; }
+(( $(metric "$INST_RUN/boot1.prom" 'volkey_kms_requests_total{operation="GenerateDataKey"}') >= 3 )) || fail "boot 1: KMS GenerateDataKey count"
+[[ $(metric "$INST_RUN/boot1.prom" 'volkey_agent_up') == 1 && $(metric "$INST_RUN/boot1.prom" 'volkey_agent_ready') == 1 ]] || fail "boot 1: agent up/ready"
+g 'volkey status --prometheus' | grep -v '^#' | sort >"$INST_RUN/boot1.cli"
+grep -v '^#' "$INST_RUN/boot1.prom" | sort | diff - "$INST_RUN/boot1.cli" || fail "the textfile and status --prometheus differ"
+g "stat -c '%a %U' $PROM" | grep -qx '644 root' || fail "textfile mode: $(g "stat -c '%a %U' $PROM")"
+echo "   metrics: $(grep -vc '^#' "$INST_RUN/boot1.prom") samples in $PROM, promtool ok, equal to status --prometheus; 3 volumes open; $(metric "$INST_RUN/boot1.prom" 'volkey_kms_requests_total{operation="GenerateDataKey"}') GenerateDataKey, $(metric "$INST_RUN/boot1.prom" 'volkey_kms_requests_total{operation="Decrypt"}') Decrypt requests"
 
 step "boot 1: an EBS volume made by hand and listed in crypttab goes to systemd-cryptsetup"
 odev=/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_$OLD
@@ -226,6 +252,10 @@ g 'journalctl -b --no-pager' | grep -E 'Dependency failed for .*(consumer|/data/
 	fail "no visible failure for the mount and its dependant"
 g 'systemctl is-active ssh.service' >/dev/null || fail "ssh is not running"
 state=$(g 'systemctl is-system-running' || true); echo "   system state with KMS down: $state"
+metrics boot4-down
+(( $(states "$INST_RUN/boot4-down.prom" key-unreachable) >= 1 )) || { grep volkey_volume_state "$INST_RUN/boot4-down.prom" | grep ' 1$'; fail "KMS down: no volume key-unreachable in the metrics"; }
+(( $(metric "$INST_RUN/boot4-down.prom" 'volkey_kms_errors_total{operation="Decrypt",error="unreachable"}') >= 1 )) || fail "KMS down: no unreachable Decrypt counted"
+echo "   metrics with KMS down: $(states "$INST_RUN/boot4-down.prom" key-unreachable) volume(s) key-unreachable, $(metric "$INST_RUN/boot4-down.prom" 'volkey_kms_errors_total{operation="Decrypt",error="unreachable"}') unreachable Decrypt requests"
 kms_restart
 t1=$EPOCHREALTIME
 for _ in $(seq 1 90); do g 'findmnt -n /data/ebs && systemctl is-active consumer.service' >/dev/null 2>&1 && break; sleep 1; done
@@ -234,6 +264,10 @@ g 'systemctl is-active consumer.service' >/dev/null || fail "KMS back: consumer.
 echo "   KMS back: unlocked, mounted and consumer started within $(_inst_elapsed "$t1") s, no reboot, no udev event"
 g 'journalctl -b -u volkeyd --no-pager' | grep -q 'unlocked after boot: started data-ebs.mount' || fail "no late mount start in the journal"
 sums | grep /data/ebs/ | diff - <(grep /data/ebs/ "$INST_RUN/sums.1") || fail "EBS data after late unlock"
+sleep 2
+metrics boot4-up
+[[ $(states "$INST_RUN/boot4-up.prom" key-unreachable) == 0 && $(states "$INST_RUN/boot4-up.prom" open) -ge 3 ]] ||
+	{ grep volkey_volume_state "$INST_RUN/boot4-up.prom" | grep ' 1$'; fail "KMS back: the metrics do not show the volumes open"; }
 
 step "purge: configuration gone, volumes and headers untouched"
 hdr() { g "for m in $M_IS0 $M_EBS; do d=\$(cryptsetup status \$m | sed -n 's/^ *device: *//p'); head -c 16M \$d | sha256sum; done"; }
