@@ -272,6 +272,7 @@ install: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO)
 	sed 's|@VERSION@|$(VERSION)|g' kernel/dkms.conf.in >$(DESTDIR)$(DKMSDIR)/dkms.conf
 	install -d $(DESTDIR)$(BENCHDIR)
 	install -m 0644 tools/bench/*.fio tools/bench/common.fioinc tools/bench/ratio.gp $(DESTDIR)$(BENCHDIR)/
+	install -D -m 0644 tools/prometheus/volkey-alerts.yml $(DESTDIR)$(PREFIX)/share/volkey/prometheus/volkey-alerts.yml
 	install -D -m 0644 $(TOKEN_SO) $(DESTDIR)$(TOKENDIR)/libcryptsetup-token-volkey.so
 	install -d $(DESTDIR)$(UDEVDIR)/rules.d
 	sed 's|@SBINDIR@|$(SBINDIR)|g' udev/70-volkey.rules.in >$(DESTDIR)$(UDEVDIR)/rules.d/70-volkey.rules

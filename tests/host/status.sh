@@ -133,6 +133,14 @@ created=$(cryptsetup --disable-external-tokens token export --token-id 0 "$b" | 
 [[ $(m "volkey_token_info{device=\"$a\",luks_uuid=\"$ua\",token=\"0\",backend=\"aws-kms\",key=\"arn:aws:kms:eu-west-1:111122223333:key/$KEYID\"}") == 1 ]] ||
 	fail "token_info with the key ARN"
 expect_exit 1 "$VOLKEY" status --json --prometheus
+# the alert rules shipped for these metrics: valid, and each fires (and only
+# then) on the series of its unit test
+promtool check rules "$VOLKEY_SRC/tools/prometheus/volkey-alerts.yml" >"$TMP/rules.out" 2>&1 || { cat "$TMP/rules.out"; fail "promtool check rules"; }
+promtool test rules "$VOLKEY_SRC/tools/prometheus/volkey-alerts.test.yml" >"$TMP/rules.out" 2>&1 || { cat "$TMP/rules.out"; fail "promtool test rules"; }
+# every metric an alert names is one volkey writes (or node_exporter's own)
+for name in $(grep -o 'volkey_[a-z_]*' "$VOLKEY_SRC/tools/prometheus/volkey-alerts.yml" | sort -u); do
+	grep -q "^# TYPE $name " "$TMP/m.prom" || fail "an alert uses $name, which volkey does not write"
+done
 
 echo "== rekey-pending and format-interrupted"
 c=$(new_loop c 32M)
@@ -149,7 +157,7 @@ rc=0; VOLKEY_TEST_CRASH_AT=format-header "$VOLKEY" format "$d" --key "$k1" --yes
 
 echo "== audit: the KMS double's CloudTrail-shaped records name the volume"
 expect_exit 0 "$VOLKEY" open --test "$a"
-"$PY" - "$TMP/trail.jsonl" "$ua" <<'PY' || fail "CloudTrail record"
+"$PY" - "$TMP/trail.jsonl" "$ua" ${TRAIL_SAMPLE:-} <<'PY' || fail "CloudTrail record"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 dec = [r for r in recs if r["eventName"] == "Decrypt" and
@@ -161,5 +169,6 @@ assert r["userAgent"].startswith("volkey/"), r["userAgent"]
 assert r["resources"][0]["ARN"].startswith("arn:aws:kms:eu-west-1:111122223333:key/"), r["resources"]
 assert "errorCode" not in r
 print("   " + json.dumps(r)[:300])
+if len(sys.argv) > 3: json.dump(r, open(sys.argv[3], "w"), indent=2)
 PY
 echo "status ok"
