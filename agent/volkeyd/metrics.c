@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/log.h"
 #include "base/timeutil.h"
@@ -25,6 +27,21 @@ void metrics_write_now(void)
 
 	if (!cfg || !cfg->metrics_textfile[0])
 		return;
+	/* no node_exporter here: not even the scan of the devices */
+	{
+		char dir[sizeof(cfg->metrics_textfile)];
+		char *slash;
+		struct stat st;
+
+		snprintf(dir, sizeof(dir), "%s", cfg->metrics_textfile);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir)
+			*slash = '\0';
+		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			r = -ENOENT;
+			goto report;
+		}
+	}
 	if (status_volumes_all(&vols) < 0 && !vols)
 		return;
 	rec = statusfile_json();
@@ -32,6 +49,7 @@ void metrics_write_now(void)
 	r = status_prom_write_file(doc, cfg->metrics_textfile);
 	json_object_put(doc);
 	json_object_put(rec);
+report:
 	if (r < 0 && r != last_error) {
 		if (r == -ENOENT)
 			log_info("metrics: the directory of %s does not exist (node_exporter's textfile collector is not set up): not written",
