@@ -148,6 +148,17 @@ metrics boot1
 [[ $(metric "$INST_RUN/boot1.prom" 'volkey_agent_up') == 1 && $(metric "$INST_RUN/boot1.prom" 'volkey_agent_ready') == 1 ]] || fail "boot 1: agent up/ready"
 g 'volkey status --prometheus' | grep -v '^#' | sort >"$INST_RUN/boot1.cli"
 grep -v '^#' "$INST_RUN/boot1.prom" | sort | diff - "$INST_RUN/boot1.cli" || fail "the textfile and status --prometheus differ"
+g 'volkey status --json' >"$INST_RUN/boot1.status.json" || fail "volkey status --json"
+"$INST_PY" - "$INST_SRC/docs/status-schema.json" "$INST_RUN/boot1.status.json" <<'PY' || { cat "$INST_RUN/boot1.status.json"; fail "boot 1: the status document"; }
+import json, sys, jsonschema
+schema, doc = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+vols = doc["volumes"]
+assert len(vols) == 3 and all(v["state"] == "open" and v["mapped"] for v in vols), [(v["device"], v["state"]) for v in vols]
+assert all(v["last_unlock"]["outcome"] == "formatted" and v["last_unlock"]["seconds"] > 0 for v in vols), [v["last_unlock"] for v in vols]
+assert all(a.startswith("arn:aws:kms:us-east-1:") for v in vols for a in v["key_arns"]), [v["key_arns"] for v in vols]
+assert doc["agent"]["running"] and doc["agent"]["ready"] and doc["agent"]["kms"]["GenerateDataKey"]["requests"] >= 3, doc["agent"]
+PY
 g "stat -c '%a %U' $PROM" | grep -qx '644 root' || fail "textfile mode: $(g "stat -c '%a %U' $PROM")"
 echo "   metrics: $(grep -vc '^#' "$INST_RUN/boot1.prom") samples in $PROM, promtool ok, equal to status --prometheus; 3 volumes open; $(metric "$INST_RUN/boot1.prom" 'volkey_kms_requests_total{operation="GenerateDataKey"}') GenerateDataKey, $(metric "$INST_RUN/boot1.prom" 'volkey_kms_requests_total{operation="Decrypt"}') Decrypt requests"
 
