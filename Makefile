@@ -7,6 +7,7 @@
 #   make bench        a quick `volkey bench` (fio, raw against dm-crypt) in the rig guest
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS (30; make check passes 10)
 #   make deb          the Debian packages volkey and volkey-xts-dkms in $(BUILD)/deb (DEB_VERSION=), linted
+#   make ssm          the SSM documents checked and the Distributor package in $(BUILD)/ssm (docs/ssm.md)
 # See docs/building.md.
 
 VERSION := $(shell cat VERSION)
@@ -83,7 +84,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service $(BUILD)/udev/volkey-rekey.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: deb rpm tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
+.PHONY: ssm deb rpm tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -359,6 +360,19 @@ rpm:
 		$(RPMBUILD_DEFS) $(RPMSRC)/tools/rpm/volkey.spec >$(RPMDIR)/build.log 2>&1 || { tail -n 60 $(RPMDIR)/build.log; exit 1; }
 	@echo "  RPMLINT $(RPMDIR)/RPMS"
 	@rpmlint -c tools/rpm/rpmlint.toml $(RPMSRC)/tools/rpm/volkey.spec $(RPMDIR)/RPMS/*/*.rpm
+
+# --- ssm: AWS Systems Manager (docs/ssm.md) ---------------------------------------
+# The Command documents checked (tools/ssm/validate.py) and the Distributor
+# package in $(BUILD)/ssm: manifest.json, one zip per platform with install.sh,
+# update.sh, uninstall.sh and make deb's packages of DEB_VERSION (built first
+# when the volkey .deb is missing), documents/.
+SSMDIR = $(BUILD)/ssm
+ssm:
+	@[ -f $(DEBDIR)/volkey_$(DEB_FILEVERSION)_amd64.deb ] || $(MAKE) --no-print-directory deb
+	@/usr/bin/python3 tools/ssm/validate.py docs tools/ssm/Volkey-*.json
+	@tools/ssm/mkpackage --deb-dir $(DEBDIR) --version '$(DEB_VERSION)' --out $(SSMDIR)
+	@/usr/bin/python3 tools/ssm/validate.py manifest $(SSMDIR)
+# --- end ssm ---------------------------------------------------------------------
 
 # volkeyd under ThreadSanitizer (with the lock check), for the rig scenario agent-stress.
 tsan:
