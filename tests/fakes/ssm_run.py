@@ -168,6 +168,8 @@ def run_step(args, step, env):
     for t in threads:
         t.start()
     rc = p.wait()
+    if rc < 0:  # killed by a signal (here, not through a remote shell): as a shell reports it
+        rc = 128 - rc
     for t in threads:
         t.join()
     if args.remote and rc == 255:
