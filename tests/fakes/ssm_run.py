@@ -19,7 +19,8 @@ plugins/pluginutil, executers), and this program with it:
 - a step whose precondition is not met (platformType is Linux here) is skipped.
 - the step's runCommand lines are joined with "\\n" (plus one at the end) into
   ORCHESTRATION/<step>/_script.sh, mode 0700, run as `sh -c PATH` from
-  ORCHESTRATION (the default working directory), as root, with the agent's
+  ORCHESTRATION (the default working directory; an absolute workingDirectory
+  input instead), as root, with the agent's
   environment (PATH of a systemd service; no HOME) plus SSM_COMMAND_ID,
   AWS_SSM_INSTANCE_ID, AWS_SSM_REGION_NAME, AWS_SSM_PLATFORM_NAME.
 - timeoutSeconds (default 3600): the whole process group gets SIGKILL; the
@@ -152,8 +153,11 @@ def run_step(args, step, env):
     setup = "umask 022 && mkdir -p %s && cat >%s && chmod 0700 %s" % (
         shlex.quote(orch), shlex.quote(path), shlex.quote(path))
     # timeout (not --foreground) signals its whole process group, as the agent does
+    # an absolute workingDirectory is the cwd (Distributor's install steps use the package's directory)
+    wd = step["inputs"].get("workingDirectory") or ""
+    cwd = wd if wd.startswith("/") else args.orchestration
     run = "cd %s && exec env -i %s timeout -s KILL %d sh -c %s" % (
-        shlex.quote(args.orchestration), envs, timeout, shlex.quote(path))
+        shlex.quote(cwd), envs, timeout, shlex.quote(path))
     prefix = shlex.split(args.remote) if args.remote else ["sh", "-c"]
     subprocess.run(prefix + [setup], input=script.encode(), check=True)
     p = subprocess.Popen(prefix + [run], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
