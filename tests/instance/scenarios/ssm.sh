@@ -85,6 +85,9 @@ action install "$ver" || fail "install.sh failed"
 [[ $(g "dpkg-query -W -f='\${db:Status-Abbrev}\${Version}' volkey") == "ii $ver" ]] || fail "volkey $ver not installed"
 g 'systemctl is-enabled volkeyd.service' >/dev/null || fail "volkeyd not enabled"
 g 'grep -q "^connect_timeout_ms = 5000" /etc/volkey/volkey.conf' || fail "the install replaced the existing configuration"
+for d in Status Rotate Provision; do # the package carries the documents
+	g "cat /usr/share/volkey/ssm/Volkey-$d.json" | cmp -s - "$(doc $d)" || fail "/usr/share/volkey/ssm/Volkey-$d.json differs from the tree's"
+done
 action install "$ver" || fail "install.sh again failed"
 grep -q 'already the newest version' "$INST_RUN/last" || fail "the second install did something"
 if [[ -n ${ver2:-} ]]; then
@@ -99,7 +102,7 @@ fi
 step "Volkey-Provision on the blank disk"
 g "test -b $DEV" || fail "no $DEV"
 run "$(doc Provision)" --instance-id $IID -p "Device=$DEV" -p KeyUri=aws-kms:alias/vol || fail "Volkey-Provision failed"
-uuid=$(sed -n 's/.*formatted, LUKS UUID \([0-9a-f-]*\),.*/\1/p' "$INST_RUN/last")
+uuid=$(sed -n 's/.*: formatted, LUKS UUID \([0-9a-f-]*\), key aws-kms:.*/\1/p' "$INST_RUN/last")
 [[ -n $uuid && $(g "cryptsetup luksUUID $DEV") == "$uuid" ]] || fail "no volkey volume with the printed UUID ($uuid)"
 grep -q '"op": "GenerateDataKey"' "$KMS_LOG" || fail "KMS was not asked"
 hdr=$(g "head -c 16M $DEV | sha256sum")
