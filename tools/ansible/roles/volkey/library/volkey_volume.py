@@ -147,9 +147,9 @@ class Volume(object):
         n = set()
         if tok.get("key_uri"):
             n.add(tok["key_uri"])
-        ref = tok.get("key_ref") or ""
-        if ref.startswith("arn:aws:kms:"):
-            n.add("aws-kms:" + ref)
+        for arn in (tok.get("key_arn") or "", tok.get("key_ref") or ""):
+            if arn.startswith("arn:aws:kms:"):
+                n.add("aws-kms:" + arn)
         return n
 
     @staticmethod
@@ -162,9 +162,15 @@ class Volume(object):
             k.get("role") == "recovery" for k in vol.get("keyslots", []))
 
     @staticmethod
+    def interrupted(vol):
+        return vol.get("state") in INTERRUPTED or vol.get("format") == "interrupted"
+
+    @staticmethod
     def is_volkey(vol):
-        if vol.get("state") in INTERRUPTED:
+        if Volume.interrupted(vol):
             return True
+        if vol.get("format") == "not volkey":
+            return False
         return any(t.get("type", "").startswith("volkey") for t in vol.get("tokens", []))
 
     # --- the plans -----------------------------------------------------------
@@ -202,7 +208,7 @@ class Volume(object):
             self.fail("state present needs at least one key")
         if len(set(p["keys"])) != len(p["keys"]):
             self.fail("a key is listed twice")
-        if vol is None or vol.get("state") in INTERRUPTED:
+        if vol is None or self.interrupted(vol):
             what = "format" if vol is None else "format (redo an interrupted format)"
             self.done.append("%s %s with %s" % (what, self.device, ", ".join(p["keys"])))
             if check:
