@@ -128,14 +128,18 @@ step "(d) rotation through examples/rotate.yml"
 gen0=$(status_json | py "[t['generation'] for t in v['tokens'] if t['type'] == 'volkey'][0]")
 play rotate-check "$INST_SRC/tools/ansible/examples/rotate.yml" --check -e volkey_rotate=rewrap -e volkey_rotate_older_than_days=0
 (( CHANGED > 0 )) || fail "rotate --check (--dry-run) reported nothing due"
+grep -q ': due"' "$A/rotate-check.log" || { cat "$A/rotate-check.log"; fail "the dry run listed no due volume"; }
 [[ $(status_json | py "[t['generation'] for t in v['tokens'] if t['type'] == 'volkey'][0]") == "$gen0" ]] ||
 	fail "rotate --check changed the token"
 play rotate "$INST_SRC/tools/ansible/examples/rotate.yml" -e volkey_rotate=rewrap -e volkey_rotate_older_than_days=0
 (( CHANGED > 0 )) || fail "the rewrap reported no change"
 gen1=$(status_json | py "[t['generation'] for t in v['tokens'] if t['type'] == 'volkey'][0]")
 (( gen1 == gen0 + 1 )) || fail "token generation $gen0 -> $gen1 after a rewrap"
-grep -A3 'TASK \[Every volume still unlocks\]' "$A/rotate.log" | grep -q "ok: \[instance\] => (item=$DEV" ||
+# volkey status without DEVICE names the kernel's node
+kdev=$(g "readlink -f $DEV")
+grep -A3 'TASK \[Every volume still unlocks\]' "$A/rotate.log" | grep -q "ok: \[instance\] => (item=$kdev)" ||
 	{ grep -A6 'still unlocks' "$A/rotate.log"; fail "the rotation play did not test-open the volume"; }
+grep -q "\"$kdev: rotated\"" "$A/rotate.log" || { cat "$A/rotate.log"; fail "no per-volume result line in the rotation's output"; }
 echo "   generation $gen0 -> $gen1; $DEV opens"
 play rotate-none "$INST_SRC/tools/ansible/examples/rotate.yml" -e volkey_rotate=rewrap -e volkey_rotate_older_than_days=1
 [[ $CHANGED == 0 ]] || fail "nothing due (exit 11) reported changed=$CHANGED"
