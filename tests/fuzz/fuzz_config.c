@@ -80,6 +80,16 @@ static void check(const struct volkey_config *c)
 	for (int i = 0; i < c->policy.n_ebs_volumes; i++)
 		if (strncmp(c->policy.ebs_volumes[i], "vol-", 4) || strnlen(c->policy.ebs_volumes[i], 32) >= 32)
 			abort();
+	/* [rotation] and [metrics]: what status, the metrics and volkeyd rely on */
+	if (c->rotation_rewrap_days < 0 || c->rotation_secret_days < 0 || c->rotation_volume_key_days < 0 ||
+	    c->rotation_rewrap_days > 36500 || c->rotation_secret_days > 36500 || c->rotation_volume_key_days > 36500)
+		abort();
+	BOUNDED(c->metrics_textfile);
+	if (c->metrics_textfile[0] && (c->metrics_textfile[0] != '/' || strlen(c->metrics_textfile) < 6 ||
+				       strcmp(c->metrics_textfile + strlen(c->metrics_textfile) - 5, ".prom")))
+		abort();
+	if (c->metrics_interval_s < 10 || c->metrics_interval_s > 86400)
+		abort();
 	check_class(&c->policy.instance_store);
 	check_class(&c->policy.ebs);
 	if (c->policy.ebs.provision == PROVISION_EPHEMERAL || c->policy.ebs.raid0)
