@@ -159,7 +159,7 @@ FUZZ_SRC_aws_creds := agent/keys/aws_creds.c agent/keys/imds.c agent/base/curlut
 	agent/base/secret.c agent/base/fileio.c agent/base/log.c agent/base/urlcheck.c $(FUZZ_CONF)
 FUZZ_SRC_nvme_id := agent/host/nvme_id.c agent/conf/nvme_match.c
 FUZZ_SRC_agent_record := tools/cli/agent_record.c agent/volume/status_doc.c agent/volume/status_prom.c \
-	agent/base/timeutil.c agent/base/fileio.c agent/base/log.c $(FUZZ_CONF)
+	agent/base/jsonget.c agent/base/timeutil.c agent/base/fileio.c agent/base/log.c $(FUZZ_CONF)
 FUZZ_SRC_bench_record := agent/host/kmod.c tools/bench/bench_fio.c agent/base/fileio.c agent/base/errbuf.c agent/base/log.c agent/base/spawn.c
 FUZZ_RUN_kms_parse := kms
 FUZZ_RUN_token_parse := token 16400

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/jsonget.h"
 #include "base/log.h"
 #include "base/macro.h"
 #include "base/timeutil.h"
@@ -25,26 +26,14 @@ const char *const status_states[] = {
 };
 const int status_nstates = ARRAY_SIZE(status_states);
 
-static struct json_object *jget(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v = jget(o, k);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
+#define jget json_member
+#define jstr json_member_str
 
 static double jnum(struct json_object *o, const char *k)
 {
-	struct json_object *v = jget(o, k);
+	double x;
 
-	return v && (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) ?
-		       json_object_get_double(v) : -1;
+	return json_member_num(o, k, &x) ? x : -1;
 }
 
 /* The agent's record of this volume: by LUKS UUID, else by device node. */

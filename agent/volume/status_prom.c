@@ -6,34 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/jsonget.h"
 #include "base/macro.h"
 #include "base/timeutil.h"
 #include "volume/status_doc.h"
 #include "volume/status_prom.h"
 
-static struct json_object *jget(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v = jget(o, k);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static bool jnum(struct json_object *o, const char *k, double *ret)
-{
-	struct json_object *v = jget(o, k);
-
-	if (!v || !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
-		return false;
-	*ret = json_object_get_double(v);
-	return true;
-}
+#define jget json_member
+#define jstr json_member_str
+#define jnum json_member_num
 
 /* A label value as the exposition format wants it: \, " and newline escaped.
  * What comes from a disk (a token's key URI) is hostile: control bytes go too. */

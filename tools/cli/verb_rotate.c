@@ -88,7 +88,7 @@ static void print_result(const char *device, enum rotate_kind kind, const char *
 	if (error)
 		json_object_object_add(o, "error", json_object_new_string(error));
 	json_object_object_add(o, "events", json_object_get(events));
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(o);
 }
