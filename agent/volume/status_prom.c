@@ -52,7 +52,7 @@ static void sample(FILE *f, const char *name, struct json_object *v, const char 
 	vol_labels(f, v);
 	if (extra_name)
 		label(f, extra_name, extra, false);
-	fprintf(f, "} %.17g\n", value);
+	fprintf(f, "} %.12g\n", value);
 }
 
 /* A volkey token of the volume, by index, or NULL. */
@@ -176,7 +176,7 @@ int status_prom_write(struct json_object *doc, FILE *f)
 		if (jnum(o, "requests", &x)) {
 			fprintf(f, "volkey_kms_requests_total{");
 			label(f, "operation", op, true);
-			fprintf(f, "} %.17g\n", x);
+			fprintf(f, "} %.12g\n", x);
 		}
 	}
 	head(f, "volkey_kms_errors_total", "counter",
@@ -192,7 +192,7 @@ int status_prom_write(struct json_object *doc, FILE *f)
 				fprintf(f, "volkey_kms_errors_total{");
 				label(f, "operation", op2, true);
 				label(f, "error", err, false);
-				fprintf(f, "} %.17g\n", json_object_get_double(cnt));
+				fprintf(f, "} %.12g\n", json_object_get_double(cnt));
 			}
 		}
 	}

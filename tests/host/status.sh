@@ -118,7 +118,7 @@ echo "== status --prometheus: promtool passes; the values are the document's"
 expect_exit 0 "$VOLKEY" status --prometheus
 cp "$TMP/out" "$TMP/m.prom"
 promtool check metrics <"$TMP/m.prom" >"$TMP/promtool.out" 2>&1 || { cat "$TMP/promtool.out"; fail "promtool check metrics"; }
-m() { grep -F "$1" "$TMP/m.prom" | awk '{print $NF}'; }
+m() { grep -v '^#' "$TMP/m.prom" | grep -F "$1" | awk '{print $NF}'; }
 [[ $(m "volkey_volume_state{device=\"$a\",luks_uuid=\"$ua\",state=\"key-unreachable\"}") == 1 ]] || fail "state metric of a"
 [[ $(m "volkey_volume_state{device=\"$a\",luks_uuid=\"$ua\",state=\"locked\"}") == 0 ]] || fail "a is not also locked"
 [[ $(m "volkey_volume_state{device=\"$b\",luks_uuid=\"$ub\",state=\"failed\"}") == 1 ]] || fail "state metric of b"

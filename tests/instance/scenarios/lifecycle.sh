@@ -119,7 +119,7 @@ metrics() {
 	promtool check metrics <"$f" >"$f.check" 2>&1 || { cat "$f.check"; fail "$1: promtool check metrics"; }
 }
 # metric FILE SERIES: its value
-metric() { grep -F "$2" "$1" | awk '{print $NF}'; }
+metric() { grep -v '^#' "$1" | grep -F "$2" | awk '{print $NF}'; }
 # states FILE STATE: how many volumes are in STATE
 states() { grep -c "^volkey_volume_state{.*state=\"$2\"} 1$" "$1" || true; }
 sums() { g 'for d in /data/is0 /data/is1 /data/ebs /data/old; do [ -f $d/blob ] && sha256sum $d/blob; done; true'; }
