@@ -25,14 +25,14 @@ expect_exit 0 "$VOLKEY" format "$dev" --key aws-kms:alias/vol --yes
 phrase=$("$VOLKEY" recovery-key "$dev" 2>"$TMP/rk.err") || { cat "$TMP/rk.err"; fail "recovery-key"; }
 printf '#!/bin/sh\necho "$1" >>%s/askpass.prompts\nprintf "%%s\\n" "%s"\n' "$TMP" "$phrase" >"$TMP/askpass"
 chmod +x "$TMP/askpass"
-printf '%s' "$phrase" | cryptsetup open --test-passphrase --key-file=- "$dev" ||
+printf '%s' "$phrase" | cryptsetup open --disable-external-tokens --test-passphrase --key-file=- "$dev" ||
 	fail "could not find the recovery phrase in recovery-key's output (test setup)"
 
 # unwrap_open ARGS...: volkey unwrap DEV ARGS | cryptsetup --test-passphrase, as cryptroot
 # pipes a keyscript; output in $TMP/out, exit statuses of both in $u_rc $c_rc.
 unwrap_open() {
 	set +e
-	"$VOLKEY" unwrap "$dev" "$@" 2>"$TMP/out" | cryptsetup open --test-passphrase --key-file=- "$dev" 2>>"$TMP/out.cs"
+	"$VOLKEY" unwrap "$dev" "$@" 2>"$TMP/out" | cryptsetup open --disable-external-tokens --test-passphrase --key-file=- "$dev" 2>>"$TMP/out.cs"
 	local st=("${PIPESTATUS[@]}")
 	set -e
 	u_rc=${st[0]} c_rc=${st[1]}
