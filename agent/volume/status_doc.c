@@ -36,10 +36,12 @@ static double jnum(struct json_object *o, const char *k)
 	return json_member_num(o, k, &x) ? x : -1;
 }
 
-/* The agent's record of this volume: by LUKS UUID, else by device node. */
+/* The agent's record of this volume: the one for its device node, else one
+ * with its LUKS UUID (the node the agent saw may have another name). The node
+ * wins: a disk attached with a copied UUID must not take another volume's record. */
 static struct json_object *agent_device(struct json_object *agent, struct json_object *vol)
 {
-	struct json_object *devs = jget(agent, "devices"), *by_dev = NULL;
+	struct json_object *devs = jget(agent, "devices"), *by_uuid = NULL;
 	const char *uuid = jstr(vol, "luks_uuid"), *dev = jstr(vol, "device");
 
 	if (!devs || !json_object_is_type(devs, json_type_array))
@@ -48,12 +50,12 @@ static struct json_object *agent_device(struct json_object *agent, struct json_o
 		struct json_object *d = json_object_array_get_idx(devs, i);
 		if (!json_object_is_type(d, json_type_object))
 			continue;
-		if (uuid && streq_ptr(jstr(d, "luks_uuid"), uuid))
-			return d;
 		if (dev && streq_ptr(jstr(d, "device"), dev))
-			by_dev = d;
+			return d;
+		if (uuid && !by_uuid && streq_ptr(jstr(d, "luks_uuid"), uuid))
+			by_uuid = d;
 	}
-	return by_dev;
+	return by_uuid;
 }
 
 static struct json_object *last_unlock(struct json_object *d)

@@ -4,12 +4,12 @@
 # (every parameter constrained, used only as a single-quoted assignment,
 # hostile values refused by the agent's regexp semantics), the validator shown
 # to fail on broken copies; the documents run through the agent emulation
-# (tests/fakes/ssm_run.py) against a stub volkey: the exit-code mapping, the
+# (tests/fakes/ssm_run.py) against a fake volkey: the exit-code mapping, the
 # arguments, the inventory file, and the scripts' own checks when the
 # patterns are bypassed; the Distributor manifest, its checksums and zips.
 source "$(dirname "$0")/lib.bash"
 "$PY" -c 'import jsonschema' 2>/dev/null || skip "python3-jsonschema is not installed (make deps)"
-[[ ${BUILD:-build} != build-asan ]] || skip "the documents run against a stub volkey: nothing of the ASan build is exercised (checked in the plain tier)"
+[[ ${BUILD:-build} != build-asan ]] || skip "the documents run against a fake volkey: nothing of the ASan build is exercised (checked in the plain tier)"
 cd "$VOLKEY_SRC"
 V=tools/ssm/validate.py
 RUN=tests/fakes/ssm_run.py
@@ -56,22 +56,22 @@ assert_no_grep '--force|recovery-key' <(grep -v '^#' "$TMP/prov.sh")
 
 echo "--- the runner refuses what the agent (and the service) would"
 mkdir -p "$TMP/bin" "$TMP/agent"
-cat >"$TMP/bin/volkey" <<'STUB'
+cat >"$TMP/bin/volkey" <<'FAKE'
 #!/bin/sh
-# stub volkey: records its arguments, answers status from a file, exits as told
-printf '%s\n' "$*" >>"$STUB_LOG"
+# fake volkey: records its arguments, answers status from a file, exits as told
+printf '%s\n' "$*" >>"$FAKE_LOG"
 case $1 in
-status) [ -n "${STUB_STATUS_RC:-}" ] && exit "$STUB_STATUS_RC"; cat "$STUB_STATUS" ;;
+status) [ -n "${FAKE_STATUS_RC:-}" ] && exit "$FAKE_STATUS_RC"; cat "$FAKE_STATUS" ;;
 format) echo 6b2d237d-2aa4-400d-ac36-d583efc0b07c ;;
 esac
-exit "${STUB_RC:-0}"
-STUB
+exit "${FAKE_RC:-0}"
+FAKE
 chmod +x "$TMP/bin/volkey"
-: >"$TMP/stub.log"
-ssm() { # DOC [runner args...]: the document through the runner, stub volkey first in PATH
+: >"$TMP/fake.log"
+ssm() { # DOC [runner args...]: the document through the runner, fake volkey first in PATH
 	local doc=$1; shift
-	"$PY" "$RUN" "$doc" --orchestration "$TMP/orch" --env "PATH=$TMP/bin:/usr/bin:/bin" --env "STUB_LOG=$TMP/stub.log" \
-		--env "STUB_STATUS=$TMP/status.json" --env "VOLKEY_SSM_AGENT_DIR=$TMP/agent" "$@"
+	"$PY" "$RUN" "$doc" --orchestration "$TMP/orch" --env "PATH=$TMP/bin:/usr/bin:/bin" --env "FAKE_LOG=$TMP/fake.log" \
+		--env "FAKE_STATUS=$TMP/status.json" --env "VOLKEY_SSM_AGENT_DIR=$TMP/agent" "$@"
 }
 hostile=('; touch '"$TMP"'/pwned' '$(touch '"$TMP"'/pwned)' '`touch '"$TMP"'/pwned`' $'0\ntouch '"$TMP"'/pwned'
 	"0'; touch $TMP/pwned; '" '{{ssm:/volkey/x}}' '--force')
@@ -105,29 +105,29 @@ for h in "${hostile[@]}" $'30\n' '30 --dry-run'; do
 	expect_exit 1 ssm tools/ssm/Volkey-Status.json --skip-validation -p "WriteInventory=$h"
 done
 [[ ! -e $TMP/pwned ]] || fail "a hostile value ran a command"
-[[ ! -s $TMP/stub.log ]] || { cat "$TMP/stub.log"; fail "volkey ran with a refused value"; }
+[[ ! -s $TMP/fake.log ]] || { cat "$TMP/fake.log"; fail "volkey ran with a refused value"; }
 expect_exit 1 ssm "$P" --skip-validation -p Device=/dev/disk/by-id/../../sda -p KeyUri=aws-kms:alias/vol
 echo "  nothing ran, nothing was created"
 
 echo "--- Volkey-Rotate: arguments and exit codes"
-rot() { : >"$TMP/stub.log"; expect_exit "$1" ssm "$R" --env "STUB_RC=$2" "${@:3}"; }
+rot() { : >"$TMP/fake.log"; expect_exit "$1" ssm "$R" --env "FAKE_RC=$2" "${@:3}"; }
 rot 0 0 -p Kind=rewrap -p OlderThanDays=30
 assert_grep '^rotate: done'
-[[ $(cat "$TMP/stub.log") == "rotate --all --rewrap --older-than 30 --json" ]] || fail "argv: $(cat "$TMP/stub.log")"
+[[ $(cat "$TMP/fake.log") == "rotate --all --rewrap --older-than 30 --json" ]] || fail "argv: $(cat "$TMP/fake.log")"
 rot 0 11 -p Kind=secret
 assert_grep '^rotate: nothing was due \(no volume.s secret older than 90 days\)'
-[[ $(cat "$TMP/stub.log") == "rotate --all --secret --older-than 90 --json" ]] || fail "argv: $(cat "$TMP/stub.log")"
+[[ $(cat "$TMP/fake.log") == "rotate --all --secret --older-than 90 --json" ]] || fail "argv: $(cat "$TMP/fake.log")"
 rot 12 12 -p Kind=volume-key -p OlderThanDays=0 -p DryRun=true
 assert_grep 'some volumes failed'
-[[ $(cat "$TMP/stub.log") == "rotate --all --volume-key --older-than 0 --json --dry-run" ]] || fail "argv: $(cat "$TMP/stub.log")"
+[[ $(cat "$TMP/fake.log") == "rotate --all --volume-key --older-than 0 --json --dry-run" ]] || fail "argv: $(cat "$TMP/fake.log")"
 rot 6 6 -p Kind=rewrap
 assert_grep 'volkey failed \(exit 6\)'
 # the deadline: SIGTERM to volkey before the agent's SIGKILL
-cat >"$TMP/bin/volkey" <<'STUB'
+cat >"$TMP/bin/volkey" <<'FAKE'
 #!/bin/sh
 trap 'kill $!; echo paused; exit 10' TERM
 sleep 30 & wait $!
-STUB
+FAKE
 chmod +x "$TMP/bin/volkey"
 t=$EPOCHREALTIME
 expect_exit 124 ssm "$R" -p Kind=volume-key -p ExecutionTimeout=5
@@ -143,12 +143,12 @@ expect_exit 137 ssm "$TMP/rotate-nodeadline.json" -p Kind=rewrap --result "$TMP/
 [[ $(json_get "$TMP/res.json" 'j[0]["Status"]') == TimedOut ]] || fail "status: $(cat "$TMP/res.json")"
 
 echo "--- Volkey-Status: table, inventory, exit codes"
-cat >"$TMP/bin/volkey" <<'STUB'
+cat >"$TMP/bin/volkey" <<'FAKE'
 #!/bin/sh
-printf '%s\n' "$*" >>"$STUB_LOG"
-[ -n "${STUB_STATUS_RC:-}" ] && { echo "volkey: error: cannot read" >&2; exit "$STUB_STATUS_RC"; }
-cat "$STUB_STATUS"
-STUB
+printf '%s\n' "$*" >>"$FAKE_LOG"
+[ -n "${FAKE_STATUS_RC:-}" ] && { echo "volkey: error: cannot read" >&2; exit "$FAKE_STATUS_RC"; }
+cat "$FAKE_STATUS"
+FAKE
 chmod +x "$TMP/bin/volkey"
 cat >"$TMP/status.json" <<'JSON'
 {"schema_version": 1, "generated": "2026-01-01T00:00:00Z", "agent": null, "volumes": [
@@ -200,7 +200,7 @@ assert_grep 'does not exist \(no SSM agent here\): not written'
 [[ ! -e $TMP/no-agent ]] || fail "made the agent's directory"
 expect_exit 10 ssm tools/ssm/Volkey-Status.json --instance-id '../../etc'
 assert_grep 'unexpected instance id'
-expect_exit 10 ssm tools/ssm/Volkey-Status.json --env STUB_STATUS_RC=10 --instance-id i-0123456789abcdef0
+expect_exit 10 ssm tools/ssm/Volkey-Status.json --env FAKE_STATUS_RC=10 --instance-id i-0123456789abcdef0
 assert_grep 'volkey status --json failed \(exit 10\)'
 # no AWS_SSM_INSTANCE_ID (the agent always sets it): IMDSv2, which the host tier cannot
 # reach (the instance tier reads it from the IMDS double): the failure path
@@ -210,10 +210,10 @@ rm -f "$TMP/bin/volkey"
 expect_exit 127 ssm tools/ssm/Volkey-Status.json --instance-id i-0123456789abcdef0
 assert_grep 'volkey is not installed'
 expect_exit 127 ssm "$P" -p Device=/dev/nvme99n9 -p KeyUri=aws-kms:alias/vol
-printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"$STUB_LOG"\n' >"$TMP/bin/volkey"; chmod +x "$TMP/bin/volkey"; : >"$TMP/stub.log"
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"$FAKE_LOG"\n' >"$TMP/bin/volkey"; chmod +x "$TMP/bin/volkey"; : >"$TMP/fake.log"
 expect_exit 4 ssm "$P" -p Device=/dev/nvme99n9 -p KeyUri=aws-kms:alias/vol
 assert_grep '/dev/nvme99n9: no such block device'
-[[ ! -s $TMP/stub.log ]] || fail "volkey ran for a missing device"
+[[ ! -s $TMP/fake.log ]] || fail "volkey ran for a missing device"
 
 echo "--- the Distributor package"
 mkdir -p "$TMP/debs"

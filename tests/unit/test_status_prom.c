@@ -56,10 +56,14 @@ TEST(labels_escaped_and_states)
 	config_defaults(&cfg);
 	json_object_array_add(vols, volume("/dev/nvme1n1", true));
 	json_object_array_add(vols, volume("/dev/nvme2n1", false));
+	/* a disk with a copied LUKS UUID: its own record, not nvme2n1's failure */
+	json_object_array_add(vols, volume("/dev/nvme3n1", false));
 	agent = json_tokener_parse(
 		"{\"agent\":{\"pid\":1,\"ready\":true,\"kms\":{\"Decrypt\":{\"requests\":7,\"errors\":"
 		"{\"ThrottlingException\":2}}}},\"devices\":[{\"device\":\"/dev/nvme2n1\",\"state\":\"failed\","
-		"\"transient\":true,\"detail\":\"KMS unreachable\",\"seconds\":1.5,\"at\":\"2026-12-05T00:00:00Z\"}]}");
+		"\"transient\":true,\"detail\":\"KMS unreachable\",\"seconds\":1.5,\"at\":\"2026-12-05T00:00:00Z\","
+		"\"luks_uuid\":\"11111111-2222-3333-4444-555555555555\"},"
+		"{\"device\":\"/dev/nvme3n1\",\"state\":\"untouched\",\"luks_uuid\":\"11111111-2222-3333-4444-555555555555\"}]}");
 	CHECK(agent != NULL);
 	doc = status_doc_new(vols, agent, &cfg);
 	out = render(doc);
@@ -75,6 +79,9 @@ TEST(labels_escaped_and_states)
 	/* the agent's transient failure of the locked one wins over rotation */
 	CHECK(strstr(out, "volkey_volume_state{device=\"/dev/nvme2n1\",luks_uuid=\"11111111-2222-3333-4444-555555555555\","
 			  "state=\"key-unreachable\"} 1\n") != NULL);
+	CHECK(strstr(out, "volkey_volume_state{device=\"/dev/nvme3n1\",luks_uuid=\"11111111-2222-3333-4444-555555555555\","
+			  "state=\"rotation-due\"} 1\n") != NULL);
+	CHECK(strstr(out, "volkey_unlock_success{device=\"/dev/nvme3n1\"") == NULL);
 	CHECK(strstr(out, "volkey_unlock_success{device=\"/dev/nvme2n1\",luks_uuid=\"11111111-2222-3333-4444-555555555555\"} 0\n") != NULL);
 	CHECK(strstr(out, "volkey_unlock_duration_seconds{device=\"/dev/nvme2n1\",luks_uuid=\"11111111-2222-3333-4444-555555555555\"} 1.5\n") != NULL);
 	/* 2025-10-31T12:00:00Z and the rewrap as Unix time */

@@ -2,15 +2,11 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/jsonget.h"
 #include "base/macro.h"
 #include "cli/agent_record.h"
 
-static struct json_object *jget(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-	json_object_object_get_ex(o, k, &v);
-	return v;
-}
+#define jget json_member
 
 /* A member as text: NULL when absent or null. */
 static const char *jstr(struct json_object *o, const char *k)
@@ -37,20 +33,6 @@ struct json_object *agent_record_parse(const char *text)
 		return NULL;
 	}
 	return j;
-}
-
-struct json_object *agent_record_device(struct json_object *rec, const char *device)
-{
-	struct json_object *devs = jget(rec, "devices");
-	const char *name;
-
-	for (size_t i = 0; devs && device && i < json_object_array_length(devs); i++) {
-		struct json_object *d = json_object_array_get_idx(devs, i);
-		name = jstr(d, "device");
-		if (name && strcmp(name, device) == 0)
-			return d;
-	}
-	return NULL;
 }
 
 void agent_record_print(struct json_object *rec, FILE *f)

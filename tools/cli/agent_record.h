@@ -10,7 +10,5 @@
 /* The record, or NULL unless text is an object whose "agent" (if any) is an object
  * and whose "devices" (if any) is an array of objects: the shape volkeyd writes. */
 struct json_object *agent_record_parse(const char *text);
-/* The entry for device in "devices", or NULL. */
-struct json_object *agent_record_device(struct json_object *rec, const char *device);
 /* The agent's own summary (nothing without an "agent" member). */
 void agent_record_print(struct json_object *rec, FILE *f);
