@@ -36,6 +36,18 @@ struct kms_client {
 	char default_region[48];
 };
 
+static bool share_conns = true, full_jitter = true;
+
+void kms_client_share(bool on)
+{
+	share_conns = on;
+}
+
+void kms_client_jitter(bool on)
+{
+	full_jitter = on;
+}
+
 int kms_client_new(const struct volkey_config *cfg, struct kms_client **ret)
 {
 	struct kms_client *k = calloc(1, sizeof(*k));
@@ -375,6 +387,8 @@ static long backoff_ms(const struct volkey_config *cfg, int attempt)
 
 	if (cap > cfg->kms_retry_cap_ms)
 		cap = cfg->kms_retry_cap_ms;
+	if (!full_jitter)
+		return cap;
 	RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
 	return (long)((double)rnd / 4294967296.0 * (double)cap); /* full jitter */
 }

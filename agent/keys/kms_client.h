@@ -13,6 +13,14 @@
 struct kms_client;
 
 int kms_client_new(const struct volkey_config *cfg, struct kms_client **ret);
+
+/* Process-wide switches, set before the first client is made. share: whether
+ * clients share kept-alive connections and TLS sessions per endpoint (on by
+ * default; the boot-storm benchmark turns it off so each simulated instance has
+ * its own). jitter: full jitter on retry delays (on by default; off only to show
+ * what a fleet without jitter does). */
+void kms_client_share(bool on);
+void kms_client_jitter(bool on);
 void kms_client_free(struct kms_client *k);
 
 /* What to send: the body is built per region (key ARNs differ between regions).
