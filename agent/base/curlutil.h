@@ -25,3 +25,13 @@ void curl_buf_attach(CURL *c, struct curl_buf *b, size_t max);
 /* A malloc'ed NUL-terminated copy (not for secret buffers). */
 char *curl_buf_steal_string(struct curl_buf *b);
 int curl_code_to_errno(CURLcode cc);
+
+static inline void curl_url_cleanupp(CURLU **u)
+{
+	curl_url_cleanup(*u);
+}
+
+static inline void curl_freep(char **p)
+{
+	curl_free(*p);
+}

@@ -7,18 +7,9 @@
 #include <strings.h>
 #include <curl/curl.h>
 
+#include "base/curlutil.h"
 #include "base/macro.h"
 #include "base/urlcheck.h"
-
-static void curl_url_cleanupp(CURLU **u)
-{
-	curl_url_cleanup(*u);
-}
-
-static void curl_freep(char **p)
-{
-	curl_free(*p);
-}
 
 /* host as curl_url returns it: IPv4 normalised to dotted quad, IPv6 in brackets. */
 static bool loopback(const char *host)

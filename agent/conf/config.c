@@ -132,6 +132,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		}
 		if (!strcmp(name, "ca_file"))
 			return set_str(c->kms_ca_file, sizeof(c->kms_ca_file), value);
+		if (!strcmp(name, "ca_path"))
+			return set_str(c->kms_ca_path, sizeof(c->kms_ca_path), value);
 		if (!strcmp(name, "allowed_accounts"))
 			return set_accounts(c->kms_allowed_accounts, sizeof(c->kms_allowed_accounts), value);
 		if (!strcmp(name, "allowed_keys"))

@@ -30,6 +30,7 @@ struct volkey_config {
 	long kms_retry_base_ms;
 	long kms_retry_cap_ms;
 	char kms_ca_file[256];
+	char kms_ca_path[256]; /* a hashed certificate directory (c_rehash) */
 	/* Keys named in volume headers (LUKS tokens) are used only if their ARN's
 	 * account is listed here (when set) and the key is listed in allowed_keys
 	 * (when set); space- or comma-separated. */

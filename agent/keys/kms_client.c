@@ -18,7 +18,10 @@
 #include "keys/aws_creds.h"
 #include "keys/imds.h"
 #include "keys/kms_client.h"
+#include "keys/kms_share.h"
 #include "keys/kms_stats.h"
+#include "keys/kms_trust.h"
+#include "keys/sigv4.h"
 
 #define MAX_CONNS 8
 #define CRED_REFRESH_MARGIN_S 600 /* refresh 10 minutes before expiry, as the SDKs do */
@@ -440,24 +443,69 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userdata)
 	return len;
 }
 
+/* The Host header and path the request goes to, from the endpoint URL (parsed
+ * by libcurl, as the transfer parses it): what SigV4 signs must be what is sent. */
+static int host_and_path(const char *endpoint, char *host, size_t hn, char *path, size_t pn)
+{
+	_cleanup_(curl_url_cleanupp) CURLU *u = curl_url();
+	_cleanup_(curl_freep) char *h = NULL, *port = NULL, *p = NULL, *q = NULL;
+
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK || curl_url_get(u, CURLUPART_PATH, &p, 0) != CURLUE_OK)
+		return -EINVAL;
+	if (curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK && q && *q)
+		return -EINVAL; /* a KMS endpoint has no query */
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && port)
+		snprintf(host, hn, "%s:%s", h, port);
+	else
+		snprintf(host, hn, "%s", h);
+	snprintf(path, pn, "%s", p && *p ? p : "/");
+	return 0;
+}
+
 static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *endpoint, const char *region,
 		   const struct kms_request *q, const char *body, size_t body_len, long timeout_ms,
 		   struct curl_buf *resp, long *status, CURLcode *cc, char *cerr, char *request_id)
 {
 	_cleanup_secret_ char *tokhdr = NULL;
 	struct curl_slist *hdrs = NULL;
-	char sigv4[96], target[96];
-	const char *ca = env_nonempty("AWS_CA_BUNDLE");
+	char target[96], host[300], path[256], date[17], auth[512], hosthdr[320], datehdr[40], authhdr[540];
+	char trust[300];
+	struct sigv4_request sq = {
+		.host = host, .path = path, .region = region, .service = "kms",
+		.content_type = "application/x-amz-json-1.1", .target = target,
+		.body = body, .body_len = body_len, .now = time(NULL),
+	};
+	bool shared, gated;
 	int r;
 
 	r = ensure_creds(c, k);
 	if (r < 0)
 		return r;
-	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:kms", region);
-	snprintf(target, sizeof(target), "X-Amz-Target: TrentService.%s", kms_op_name(q->op));
+	r = host_and_path(endpoint, host, sizeof(host), path, sizeof(path));
+	if (r < 0)
+		return kctx_fail(c, r, "KMS endpoint %s cannot be signed for (a path that needs escaping, or a query)",
+				 endpoint);
+	snprintf(target, sizeof(target), "TrentService.%s", kms_op_name(q->op));
+	sq.token = k->creds.token;
+	r = sigv4_sign(&sq, k->creds.akid, k->creds.secret, date, auth, sizeof(auth));
+	if (r < 0)
+		return kctx_fail(c, r, "cannot sign the KMS %s request for %s", kms_op_name(q->op), endpoint);
+	snprintf(hosthdr, sizeof(hosthdr), "Host: %s", host);
+	snprintf(datehdr, sizeof(datehdr), "X-Amz-Date: %s", date);
+	snprintf(authhdr, sizeof(authhdr), "Authorization: %s", auth);
+	hdrs = curl_slist_append(hdrs, hosthdr);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/x-amz-json-1.1");
-	hdrs = curl_slist_append(hdrs, target);
-	if (k->creds.token) {
+	hdrs = curl_slist_append(hdrs, datehdr);
+	if (hdrs) {
+		char t[120];
+		snprintf(t, sizeof(t), "X-Amz-Target: %s", target);
+		hdrs = curl_slist_append(hdrs, t);
+	}
+	hdrs = hdrs ? curl_slist_append(hdrs, authhdr) : NULL;
+	if (hdrs && k->creds.token) {
 		size_t n = strlen(k->creds.token) + 32;
 		tokhdr = secret_alloc(n);
 		if (!tokhdr) {
@@ -470,6 +518,8 @@ static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *en
 	if (!hdrs)
 		return -ENOMEM;
 	curl_easy_reset(h); /* keeps the live connection and TLS session */
+	if (share_conns && kms_share())
+		curl_easy_setopt(h, CURLOPT_SHARE, kms_share());
 	curl_easy_setopt(h, CURLOPT_URL, endpoint);
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -477,17 +527,13 @@ static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *en
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	/* CloudTrail records it (userAgent): an audit can tell volkey's calls apart */
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "volkey/" VOLKEY_VERSION);
-	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
-	curl_easy_setopt(h, CURLOPT_USERNAME, k->creds.akid);
-	curl_easy_setopt(h, CURLOPT_PASSWORD, k->creds.secret);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (k->cfg.kms_ca_file[0])
-		curl_easy_setopt(h, CURLOPT_CAINFO, k->cfg.kms_ca_file);
-	else if (ca)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, kms_share_ssl_ctx);
+	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)KMS_SHARE_MAX_CONNECTS);
+	log_debug("KMS %s trusts %s", endpoint, kms_trust_apply(h, &k->cfg, trust, sizeof(trust)));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, k->cfg.kms_connect_timeout_ms < timeout_ms ?
 							   k->cfg.kms_connect_timeout_ms : timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -499,13 +545,18 @@ static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *en
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, request_id);
 	curl_buf_attach(h, resp, KMS_ANSWER_MAX);
+	shared = share_conns && kms_share();
+	gated = shared && kms_share_begin(endpoint);
 	*cc = curl_easy_perform(h);
+	if (shared)
+		kms_share_end(endpoint, gated);
 	*status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	/* curl keeps the option pointers: drop them before our buffers go away */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(h, CURLOPT_PASSWORD, "");
 	curl_slist_free_all(hdrs);
+	secret_wipe(authhdr, sizeof(authhdr));
+	secret_wipe(auth, sizeof(auth));
 	return 0;
 }
 

@@ -11,7 +11,7 @@ Usage:
          [--tls-cert PEM --tls-key PEM] [--fault JSON]...
          [--require-signed-target | --no-require-signed-target]
          [--prefixed-errors] [--message-key message|Message]
-         [--idle-timeout SECONDS]
+         [--idle-timeout SECONDS] [--rtt-ms MS]
 
   --port-file  the TCP port (on 127.0.0.1, chosen by the kernel) is written here
                atomically (FILE.tmp then rename) once the socket listens.
@@ -29,6 +29,8 @@ Usage:
   --message-key  key of the error message in error bodies ("message", default,
                or "Message"; AWS services use both).
   --idle-timeout  an idle keep-alive connection is closed after this (default 60 s).
+  --rtt-ms     every KMS call is answered this much later: the network round trip
+               and service time of a real region (about 10-20 ms within a region).
 
 Config (JSON):
   {"region": "eu-west-1", "account": "111122223333", "seed": "any string",
@@ -138,8 +140,9 @@ as KMS calls):
     (a new backing key version, as automatic or on-demand rotation in KMS).
   GET /_volkey/stats → {"calls": {op: n}, "connections": TCP connections
     accepted (control requests included), "kms_connections": connections
-    that carried at least one KMS call, "tls_handshakes": n,
-    "tls_failures": n, "requests": KMS calls}
+    that carried at least one KMS call, "tls_handshakes": n (= "tls_full"
+    full handshakes + "tls_resumed" abbreviated ones, a session the client
+    offered and the server accepted), "tls_failures": n, "requests": KMS calls}
     Op names are the X-Amz-Target suffix ("(none)" when missing).
 
 Log (--log), one JSON line per KMS call:
@@ -364,6 +367,8 @@ class State:
         self.connections = 0
         self.kms_connections = 0
         self.tls_handshakes = 0
+        self.tls_full = 0
+        self.tls_resumed = 0
         self.tls_failures = 0
         self.requests = 0
         self.conn_ids = itertools.count(1)
@@ -804,6 +809,10 @@ def make_handler(st):
                 else:
                     with st.lock:
                         st.tls_handshakes += 1
+                        if self.request.session_reused:
+                            st.tls_resumed += 1
+                        else:
+                            st.tls_full += 1
             super().setup()
 
         def handle(self):
@@ -897,6 +906,7 @@ def make_handler(st):
                     d = {"calls": dict(st.calls), "connections": st.connections,
                          "kms_connections": st.kms_connections,
                          "tls_handshakes": st.tls_handshakes, "tls_failures": st.tls_failures,
+                         "tls_full": st.tls_full, "tls_resumed": st.tls_resumed,
                          "requests": st.requests}
                 return self.send(200, json.dumps(d).encode(), "application/json")
             if self.path == "/_volkey/fault":
@@ -967,6 +977,8 @@ def make_handler(st):
             self.kms_call()
 
         def kms_call(self):
+            if a.rtt_ms:
+                time.sleep(a.rtt_ms / 1000.0)
             rid = str(uuid.uuid4())
             target = self.headers.get("X-Amz-Target") or ""
             op = target[len(TARGET_PREFIX):] if target.startswith(TARGET_PREFIX) else (target or "(none)")
@@ -1182,6 +1194,9 @@ def pad_json(body, size):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a sixth simultaneous connect
+    # would wait for a SYN retransmit (1 s), which a real endpoint never does.
+    request_queue_size = 1024
     tls = None
     st = None
 
@@ -1214,6 +1229,7 @@ def main():
     ap.add_argument("--prefixed-errors", action="store_true")
     ap.add_argument("--message-key", choices=("message", "Message"), default="message")
     ap.add_argument("--idle-timeout", type=float, default=60.0)
+    ap.add_argument("--rtt-ms", type=float, default=0.0)
     args = ap.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")

@@ -57,7 +57,9 @@ core=$TMP/core.$pid
 [[ -s $core ]] || fail "no core written"
 # Control: the dump is real (it holds strings we know are in the process).
 grep -qa 'arn:aws:kms:eu-west-1:111122223333:key/' "$core" || fail "control string not in the core: dump unusable"
-"$PY" - "$core" "$pt_hex" "$pt_b64" "$SK" <<'PY' || fail "a secret is in the core dump"
+# no_secret_in CORE: neither the plaintext (raw, base64, hex) nor the AWS secret key.
+no_secret_in() {
+	"$PY" - "$1" "$pt_hex" "$pt_b64" "$SK" <<'PY' || fail "a secret is in the core dump"
 import sys
 core = open(sys.argv[1], "rb").read()
 pt = bytes.fromhex(sys.argv[2])
@@ -69,8 +71,35 @@ for name, needle in (("plaintext", pt), ("plaintext base64", sys.argv[3].encode(
 print("core: %d MiB searched; %s" % (len(core) >> 20, "; ".join(bad) if bad else "no secret found"))
 sys.exit(1 if bad else 0)
 PY
+}
+no_secret_in "$core"
 kill "$pid"
 wait "$pid" 2>/dev/null || true
+
+echo "== core dump while the process keeps its KMS connection (TLS) and TLS session alive"
+# The KMS clients share one connection cache and TLS session cache per process
+# (kms_share.c): after the client is gone the connection stays open. Neither it
+# nor the session cache may keep the AWS secret key (volkey signs its requests
+# itself, libcurl never sees it) or the answer's plaintext (OpenSSL wipes
+# records once read: SSL_OP_CLEANSE_PLAINTEXT).
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$TMP/tls.key" -out "$TMP/tls.pem" 2>/dev/null
+start_kms S --config "$TMP/kms.json" --tls-cert "$TMP/tls.pem" --tls-key "$TMP/tls.key"
+printf '[kms]\nendpoint = %s\nca_file = %s\n' "$KMS_URL_S" "$TMP/tls.pem" >"$TMP/tls.conf"
+VOLKEY_CONFIG=$TMP/tls.conf env -u AWS_ENDPOINT_URL_KMS "$HOLD_VK" unwrap-hold aws-kms:alias/vol "$UUID" "$TMP/blob" app=db \
+	>"$TMP/hold3.out" 2>"$TMP/hold3.err" &
+pid=$!
+on_exit "kill $pid 2>/dev/null"
+for _ in $(seq 1 100); do grep -q '^ready' "$TMP/hold3.out" && break; sleep 0.05; done
+grep -q '^ready' "$TMP/hold3.out" || { cat "$TMP/hold3.err"; fail "holder (TLS) not ready"; }
+grep -q "sha256=$(xxd -r -p "$TMP/pt.hex" | sha256sum | cut -d' ' -f1)" "$TMP/hold3.out" || fail "TLS holder: wrong secret"
+port=${KMS_URL_S##*:}
+ss -tnpH state established >"$TMP/ss.out"
+grep -qE "127\.0\.0\.1:$port .*pid=$pid," "$TMP/ss.out" ||
+	{ cat "$TMP/ss.out"; fail "control: the holder should still keep its KMS connection open (the shared connection cache)"; }
+gcore -o "$TMP/core3" "$pid" >/dev/null 2>&1 || fail "gcore failed"
+grep -qa 'arn:aws:kms:eu-west-1:111122223333:key/' "$TMP/core3.$pid" || fail "control string not in the core: dump unusable"
+no_secret_in "$TMP/core3.$pid"
 
 echo "== core dump of a process whose AWS secret came from the shared credentials file"
 # The file is read into secret memory and parsed there: no stdio buffer, no
