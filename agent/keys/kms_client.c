@@ -22,6 +22,9 @@
 
 #define MAX_CONNS 8
 #define CRED_REFRESH_MARGIN_S 600 /* refresh 10 minutes before expiry, as the SDKs do */
+/* No retry with less than this left before the deadline: it could only time out,
+ * and its "timed out" would hide the error that made us retry (throttling, say). */
+#define MIN_ATTEMPT_MS 100
 
 struct kms_conn {
 	char endpoint[256];
@@ -616,7 +619,7 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 retry:
 			if (attempt < k->cfg.kms_max_attempts) {
 				long d = backoff_ms(&k->cfg, attempt);
-				if (now_ms() + d >= deadline)
+				if (now_ms() + d + MIN_ATTEMPT_MS > deadline)
 					break;
 				log_debug("KMS %s attempt %d failed (%s); retrying in %ld ms", kms_op_name(q->op), attempt,
 					  last_msg, d);
