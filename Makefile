@@ -84,7 +84,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service $(BUILD)/udev/volkey-rekey.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: ssm deb rpm tsan module bench bench-peers bench-unwrap bench-unlock bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
+.PHONY: ssm deb rpm tsan module bench bench-peers bench-unwrap bench-unlock bench-storm bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -132,9 +132,12 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/unit.o $(LIBV
 	@echo "  LD      $@"
 	@$(CC) -o $@ $< $(EXTRA_OBJS) $(BUILD)/tests/unit/unit.o $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(EXTRA_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
 
+# the boot-storm driver plays volkeyd's device retry with volkeyd's own retry_delay_ms()
+$(BUILD)/tests/progs/storm: EXTRA_OBJS = $(BUILD)/agent/volkeyd/retry.o
+$(BUILD)/tests/progs/storm: $(BUILD)/agent/volkeyd/retry.o
 $(BUILD)/tests/progs/%: $(BUILD)/tests/progs/%.o $(LIBVOLKEY) $(LOCKCHECK_OBJ)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $< $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
+	@$(CC) -o $@ $< $(EXTRA_OBJS) $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
 
 tests-build: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO) $(UDEV_RULES) $(UNIT_BIN) $(PROG_BIN)
 
@@ -182,6 +185,10 @@ bench-unwrap: tests-build
 
 bench-unlock: tests-build
 	@BUILD=$(BUILD) tests/bench/unlock.sh
+
+# 1000 instances booting against a KMS request quota (issue 21, goal 6; N=, QUOTA=)
+bench-storm: tests-build
+	@BUILD=$(BUILD) tests/bench/storm.sh
 
 bench-agent: tests-build rig-image
 	@BUILD=$(BUILD) tests/bench/agent-boot.sh

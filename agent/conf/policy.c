@@ -18,7 +18,7 @@ void policy_defaults(struct policy *p)
 	snprintf(p->fstab, sizeof(p->fstab), "/etc/fstab");
 	p->retry = true;
 	p->retry_base_ms = 2000;
-	p->retry_cap_ms = 60000;
+	p->retry_cap_ms = 5000; /* boot storms: docs/agent.md#boot-storms-and-the-kms-quota */
 	p->retry_max = 0;
 	p->close_at_shutdown = true;
 	p->start_mounts = true;

@@ -25,6 +25,9 @@
 
 #define MAX_CONNS 8
 #define CRED_REFRESH_MARGIN_S 600 /* refresh 10 minutes before expiry, as the SDKs do */
+/* No retry with less than this left before the deadline: it could only time out,
+ * and its "timed out" would hide the error that made us retry (throttling, say). */
+#define MIN_ATTEMPT_MS 100
 
 struct kms_conn {
 	char endpoint[256];
@@ -191,11 +194,12 @@ static int endpoint_for(struct kms_client *k, const char *region, char *buf, siz
 	return 0;
 }
 
-/* Connections (and their TLS sessions) belong to one client and die with it. A
- * process-wide pool (libcurl's share interface) was tried: a pooled connection keeps
- * the SigV4 credentials it was opened with in ordinary heap for its whole life, and
- * the secret-hygiene test found the AWS secret key in a core dump. Credentials are
- * shared instead (aws_creds.c); connections are per device unlock. */
+/* One easy handle per endpoint per client. The connections themselves (and
+ * their TLS sessions) live in the process's share (kms_share.c) and outlive
+ * the client; they hold nothing secret: volkey signs its requests itself
+ * (sigv4.c), so libcurl never sees the AWS secret key. (An earlier shared pool
+ * with libcurl's own signer kept the secret key in every pooled connection's
+ * heap; the secret-hygiene test found it in a core dump.) */
 static CURL *conn_for(struct kms_client *k, const char *endpoint)
 {
 	for (int i = 0; i < k->nconns; i++)
@@ -667,7 +671,7 @@ int kms_call(struct kctx *c, struct kms_client *k, const struct kms_request *q, 
 retry:
 			if (attempt < k->cfg.kms_max_attempts) {
 				long d = backoff_ms(&k->cfg, attempt);
-				if (now_ms() + d >= deadline)
+				if (now_ms() + d + MIN_ATTEMPT_MS > deadline)
 					break;
 				log_debug("KMS %s attempt %d failed (%s); retrying in %ld ms", kms_op_name(q->op), attempt,
 					  last_msg, d);

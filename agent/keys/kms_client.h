@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The AWS KMS client: JSON 1.1 over HTTPS, signed with SigV4 by libcurl
- * (CURLOPT_AWS_SIGV4), credentials from aws_creds, one curl handle (so one kept-
- * alive TLS connection) per endpoint for the life of the client, retries as the
+/* The AWS KMS client: JSON 1.1 over HTTPS through libcurl, signed with SigV4
+ * by volkey (sigv4.c), credentials from aws_creds, connections and TLS
+ * sessions shared by every client of the process (kms_share.c), retries as the
  * SDKs' standard mode (full jitter, bounded attempts, a total deadline), and a
  * list of regions tried in order for multi-Region keys, failing over at once
  * when a region is unreachable. */

@@ -17,6 +17,7 @@ static struct {
 		unsigned long n;
 	} errors[KMS_NERRS];
 } ops[KMS_NOPS];
+static __thread struct kms_tally tally;
 
 /* KMS error types are [A-Za-z]+ ("…Exception"); anything else is not used as a label. */
 static bool label_ok(const char *s)
@@ -29,10 +30,24 @@ static bool label_ok(const char *s)
 	return true;
 }
 
+/* The throttling error types kms_client.c retries as such. */
+static bool throttling(const char *error)
+{
+	static const char *const t[] = { "ThrottlingException", "Throttling", "TooManyRequestsException",
+					 "RequestLimitExceeded", "LimitExceededException" };
+
+	for (size_t i = 0; error && i < ARRAY_SIZE(t); i++)
+		if (!strcmp(error, t[i]))
+			return true;
+	return false;
+}
+
 void kms_stats_count(enum kms_op op, const char *error)
 {
 	if ((unsigned)op >= KMS_NOPS)
 		return;
+	tally.requests++;
+	tally.throttled += throttling(error);
 	pthread_mutex_lock(&mu);
 	ops[op].requests++;
 	if (error) {
@@ -48,6 +63,11 @@ void kms_stats_count(enum kms_op op, const char *error)
 		}
 	}
 	pthread_mutex_unlock(&mu);
+}
+
+void kms_stats_thread(struct kms_tally *ret)
+{
+	*ret = tally;
 }
 
 struct json_object *kms_stats_json(void)

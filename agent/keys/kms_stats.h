@@ -10,6 +10,13 @@
 
 /* One HTTP request to KMS: error NULL when it succeeded. */
 void kms_stats_count(enum kms_op op, const char *error);
+/* The calling thread's own requests (all operations) since it started: the
+ * boot-storm benchmark runs one simulated instance per thread and reads them. */
+struct kms_tally {
+	unsigned long requests;
+	unsigned long throttled; /* answered ThrottlingException or another throttling error */
+};
+void kms_stats_thread(struct kms_tally *ret);
 /* {"Decrypt": {"requests": N, "errors": {"ThrottlingException": N, ...}}, ...}:
  * operations without a request are left out. */
 struct json_object *kms_stats_json(void);

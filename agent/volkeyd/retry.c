@@ -49,16 +49,16 @@ static struct entry *find(const char *dev)
 	return NULL;
 }
 
-/* Full jitter: uniform in [0, min(cap, base * 2^attempt)], at least 100 ms. */
-static long delay_ms(long attempt)
+long retry_delay_ms(const struct policy *p, long attempt, bool jitter)
 {
-	long long d = pol.retry_base_ms;
+	long long d = p->retry_base_ms;
 
-	for (long i = 0; i < attempt && d < pol.retry_cap_ms; i++)
+	for (long i = 0; i < attempt && d < p->retry_cap_ms; i++)
 		d *= 2;
-	if (d > pol.retry_cap_ms)
-		d = pol.retry_cap_ms;
-	d = (long long)arc4random_uniform((uint32_t)d + 1);
+	if (d > p->retry_cap_ms)
+		d = p->retry_cap_ms;
+	if (jitter)
+		d = (long long)arc4random_uniform((uint32_t)d + 1);
 	return d < 100 ? 100 : (long)d;
 }
 
@@ -86,7 +86,7 @@ long retry_schedule(const char *dev)
 		pthread_mutex_unlock(&mu);
 		return -2;
 	}
-	d = delay_ms(e->attempts++);
+	d = retry_delay_ms(&pol, e->attempts++, true);
 	e->due_ms = mono_ms() + d;
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&mu);

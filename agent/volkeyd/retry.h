@@ -15,6 +15,12 @@ int retry_start(const struct policy *p, void (*submit)(const char *dev));
  * credentials endpoint was unreachable, timed out, throttled or failed inside;
  * not a refusal (access denied, disabled or unknown key, bad data). */
 bool retry_transient(int err);
+/* The delay before retry number attempt (0 for the first) of a device:
+ * capped exponential backoff with full jitter, a uniformly random time in
+ * [100 ms, min(retry_cap_ms, retry_base_ms * 2^attempt)]; without jitter, that
+ * bound itself. retry_schedule() uses it; so does the boot-storm benchmark
+ * (tests/progs/storm.c), which plays one device of one instance. */
+long retry_delay_ms(const struct policy *p, long attempt, bool jitter);
 /* Arms a retry of dev after its attempt failed. Returns the delay in ms; -1
  * when retries are off (or the thread is not running: --once), -2 when
  * retry_max is used up (then the device stays failed). */

@@ -11,7 +11,7 @@ Usage:
          [--tls-cert PEM --tls-key PEM] [--fault JSON]...
          [--require-signed-target | --no-require-signed-target]
          [--prefixed-errors] [--message-key message|Message]
-         [--idle-timeout SECONDS] [--rtt-ms MS]
+         [--idle-timeout SECONDS] [--rtt-ms MS] [--quota RPS]
 
   --port-file  the TCP port (on 127.0.0.1, chosen by the kernel) is written here
                atomically (FILE.tmp then rename) once the socket listens.
@@ -31,6 +31,9 @@ Usage:
   --idle-timeout  an idle keep-alive connection is closed after this (default 60 s).
   --rtt-ms     every KMS call is answered this much later: the network round trip
                and service time of a real region (about 10-20 ms within a region).
+  --quota      the account's request quota for cryptographic operations in this
+               region, in requests per second (see "Request quota" below);
+               default: none (every call served). POST /_volkey/quota changes it.
 
 Config (JSON):
   {"region": "eu-west-1", "account": "111122223333", "seed": "any string",
@@ -155,6 +158,21 @@ Log (--log), one JSON line per KMS call:
    ReEncrypt: DestinationEncryptionContext; Decrypt: EncryptionContext; null
    if none), "fault" (name(s) applied, joined by "+", or null)}
   ReEncrypt lines also carry "source_key_arn" and "source_context".
+
+Request quota (--quota RPS, POST /_volkey/quota {"rps": N}; GET it too):
+  As KMS's shared quota for symmetric cryptographic operations (Encrypt,
+  Decrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, ReEncrypt; not
+  DescribeKey, which has a quota of its own in KMS and none here): one token
+  bucket per double (one account, one region) refilled at RPS tokens/s, holding
+  at most RPS (a burst of one second's worth), full at start. A call that passed
+  authentication and names a known operation takes a token; with none left it is
+  answered 400 {"__type": "ThrottlingException", "message": "Rate exceeded"}
+  (the faults' throttle answer) and takes no token: a throttled call does not
+  consume quota (AWS documents that calls over the quota are throttled, not
+  whether they count; this is the assumption). rps 0 throttles every such call.
+  GET /_volkey/stats carries "quota": {"rps", "served", "throttled"} (null rps:
+  no quota); the listen backlog is 1024 so a thousand clients connecting in one
+  second are not dropped.
 
 CloudTrail (--cloudtrail), one JSON line per KMS call in the shape of the
 record KMS writes to a trail (eventSource kms.amazonaws.com, eventName,
@@ -780,6 +798,48 @@ class Dropped(Exception):
     pass
 
 
+# ---------------------------------------------------------------- request quota
+QUOTA_OPS = ("Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt")
+
+
+class Quota:
+    """The shared cryptographic-operations quota: a token bucket, RPS per second, burst RPS."""
+
+    def __init__(self, rps):
+        self.lock = threading.Lock()
+        self.rps = None
+        self.served = 0
+        self.throttled = 0
+        self.set(rps)
+
+    def set(self, rps):
+        if rps is not None and (not isinstance(rps, (int, float)) or isinstance(rps, bool) or rps < 0):
+            raise ValueError("rps must be a non-negative number or null")
+        with self.lock:
+            self.rps = rps
+            self.tokens = float(rps or 0)
+            self.stamp = time.monotonic()
+
+    def take(self, op):
+        """Raise ThrottlingException when op is over the quota; else count it served."""
+        if op not in QUOTA_OPS:
+            return
+        with self.lock:
+            if self.rps is not None:
+                now = time.monotonic()
+                self.tokens = min(float(self.rps), self.tokens + (now - self.stamp) * self.rps)
+                self.stamp = now
+                if self.tokens < 1.0:
+                    self.throttled += 1
+                    raise KmsError("ThrottlingException", "Rate exceeded")
+                self.tokens -= 1.0
+            self.served += 1
+
+    def stats(self):
+        with self.lock:
+            return {"rps": self.rps, "served": self.served, "throttled": self.throttled}
+
+
 def make_handler(st):
     a = st.args
 
@@ -908,7 +968,10 @@ def make_handler(st):
                          "tls_handshakes": st.tls_handshakes, "tls_failures": st.tls_failures,
                          "tls_full": st.tls_full, "tls_resumed": st.tls_resumed,
                          "requests": st.requests}
+                d["quota"] = st.quota.stats()
                 return self.send(200, json.dumps(d).encode(), "application/json")
+            if self.path == "/_volkey/quota":
+                return self.send(200, json.dumps(st.quota.stats()).encode(), "application/json")
             if self.path == "/_volkey/fault":
                 with st.lock:
                     d = st.fault_state()
@@ -937,6 +1000,11 @@ def make_handler(st):
                 self.close_connection = self.close_connection or isinstance(e, Dropped)
                 return self.send(400, json.dumps({"error": "bad JSON"}).encode(), "application/json")
             try:
+                if self.path == "/_volkey/quota":
+                    if not isinstance(req, dict) or set(req) != {"rps"}:
+                        raise ValueError('expected {"rps": N}')
+                    st.quota.set(req["rps"])
+                    return self.send(200, json.dumps(st.quota.stats()).encode(), "application/json")
                 if self.path == "/_volkey/fault":
                     d = st.set_faults(req)
                     return self.send(200, json.dumps(d).encode(), "application/json")
@@ -1165,6 +1233,7 @@ def make_handler(st):
             if ctype != JSON_CT:
                 raise KmsError("UnknownOperationException",
                                "Content-Type must be %s, not '%s'" % (JSON_CT, hdrs.get("Content-Type") or ""))
+            st.quota.take(op)  # --quota: over it, ThrottlingException
             try:
                 req = json.loads(body.decode("utf-8")) if body.strip() else {}
             except (ValueError, UnicodeDecodeError):
@@ -1230,12 +1299,16 @@ def main():
     ap.add_argument("--message-key", choices=("message", "Message"), default="message")
     ap.add_argument("--idle-timeout", type=float, default=60.0)
     ap.add_argument("--rtt-ms", type=float, default=0.0)
+    ap.add_argument("--quota", type=float, help="cryptographic operations per second (token bucket, burst = RPS)")
     args = ap.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")
     with open(args.config) as f:
         cfg = json.load(f)
     st = State(args, cfg)
+    if args.quota is not None and args.quota < 0:
+        ap.error("--quota must be >= 0")
+    st.quota = Quota(args.quota)
     for spec in args.fault:
         try:
             st.set_faults(json.loads(spec))
