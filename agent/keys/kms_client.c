@@ -410,6 +410,7 @@ static void sleep_ms(long ms)
 static int ensure_creds(struct kctx *c, struct kms_client *k)
 {
 	char err[768];
+	long t0;
 	int r;
 
 	if (aws_creds_fresh(&k->creds, time(NULL), CRED_REFRESH_MARGIN_S))
@@ -424,9 +425,11 @@ static int ensure_creds(struct kctx *c, struct kms_client *k)
 		return 0;
 	}
 	aws_creds_clear(&k->creds);
+	t0 = now_ms();
 	r = aws_creds_load(&k->cfg, &k->creds, err, sizeof(err));
 	if (r < 0)
 		return kctx_fail(c, r, "%s", err);
+	log_debug("AWS credentials from %s in %ld ms", k->creds.source, now_ms() - t0);
 	return 0;
 }
 
@@ -445,6 +448,24 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userdata)
 		id[j] = '\0';
 	}
 	return len;
+}
+
+/* One debug line per request with where its time went (bench-agent's phases). */
+static void log_timing(CURL *h, const struct kms_request *q, const char *endpoint)
+{
+	curl_off_t conn = 0, tls = 0, start = 0, total = 0;
+	long fresh = 0;
+
+	if (log_get_max_level() < LOG_DEBUG)
+		return;
+	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &conn);
+	curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &tls);
+	curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &start);
+	curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total);
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &fresh);
+	log_debug("KMS %s %s: %s connection, tcp %.2f ms, tls %.2f ms, request and answer %.2f ms",
+		  kms_op_name(q->op), endpoint, fresh ? "new" : "kept-alive", (double)conn / 1e3,
+		  tls > conn ? (double)(tls - conn) / 1e3 : 0.0, (double)(total - start) / 1e3);
 }
 
 /* The Host header and path the request goes to, from the endpoint URL (parsed
@@ -556,6 +577,7 @@ static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *en
 		kms_share_end(endpoint, gated);
 	*status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	log_timing(h, q, endpoint);
 	/* curl keeps the option pointers: drop them before our buffers go away */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);

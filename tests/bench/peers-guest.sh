@@ -186,6 +186,13 @@ printf '    1 volume, %d runs                          %8s %8s %14s\n' "$REPS" "
 printf '    %d volumes one after the other, %d runs    %8s %8s %14s\n' "$N" "$REPS8" "$v_seq" "$c_seq" "$(ratio "$c_seq" "$v_seq")"
 printf '    %d volumes at once (%d procs), %d runs      %8s %8s %14s\n' "$N" "$N" "$REPS8" "$v_par" "$c_par" "$(ratio "$c_par" "$v_par")"
 echo "  (tangd served $tang_conns connections in all, binds included)"
+goal4() { # label clevis_ms volkey_ms
+	local r
+	r=$(awk "BEGIN{printf \"%.1f\", $2 / $3}")
+	echo "GOAL 4 latency: unlock through KMS against Clevis+Tang, $1: clevis $2 ms / volkey $3 ms = ${r}x (goal >= 20) $(awk "BEGIN{print ($r >= 20) ? \"held\" : \"not held\"}")"
+}
+goal4 "1 volume" "$c_one" "$v_one"
+goal4 "$N volumes at once" "$c_par" "$v_par"
 
 # The data path: one mapping of each tool, the same fio jobs, alternating tool
 # order over two rounds so a drift of the host does not favour one side.

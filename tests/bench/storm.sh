@@ -104,5 +104,12 @@ print(*(kv[k] for k in ("total_s", "ratio", "unlocked", "gave_up", "requests", "
 done
 for l in "${labels[@]}"; do sed "s/^storm: /storm[$l]: /" "$TMP/$l.sum"; done
 v=$(verdict jitter)
-echo "goal 6 (boot storm, $N instances at $QUOTA requests/s, full jitter): $v"
-[[ $v == held ]]
+read -r total ratio < <("$PY" -c '
+import sys
+kv = dict(w.split("=", 1) for w in sys.argv[1].split()[1:])
+print(kv["total_s"], kv["ratio"])' "$(cat "$TMP/jitter.sum")")
+# A benchmark: a goal not held is reported here (and by make bench-agent's
+# table), not an error; kms-throttle.sh is the test that guards the behaviour.
+why=
+[[ $v == "not held ("* ]] && { why=${v#not held (}; why="; ${why%)}"; }
+echo "GOAL 6 boot storm: $N instances starting within ${SPREAD_MS} ms, quota $QUOTA/s, full jitter: ${total} s = ${ratio}x the ideal$why (goal: all unlock, none gives up, <= 1.5x) ${v%% (*}"

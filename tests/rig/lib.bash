@@ -38,7 +38,7 @@ nvme_by_serial() {
 	fail "no NVMe controller with serial $1"
 }
 
-# start_guest_kms [--tls]: the KMS double on the guest's loopback with one key
+# start_guest_kms [--tls] [kms.py options...]: the KMS double on the guest's loopback with one key
 # (alias/vol) and static credentials exported to the environment; sets KMS (its
 # URL), KMS_LOG and, with --tls, KMS_CA (a self-signed certificate for 127.0.0.1).
 start_guest_kms() {
@@ -50,6 +50,7 @@ start_guest_kms() {
  "keys": [{"id": "1234abcd-12ab-34cd-56ef-1234567890ab", "aliases": ["alias/vol"], "state": "Enabled"}]}
 JSON
 	if [[ ${1:-} == --tls ]]; then
+		shift
 		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 			-addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/kms-key.pem" -out "$TMP/kms-ca.pem" 2>/dev/null
 		args=(--tls-cert "$TMP/kms-ca.pem" --tls-key "$TMP/kms-key.pem")
@@ -58,7 +59,7 @@ JSON
 	fi
 	KMS_LOG=$TMP/kms.log
 	"$PY" "$RIG_SRC/tests/fakes/kms.py" --port-file "$TMP/kms.port" --log "$KMS_LOG" --config "$TMP/kms.json" \
-		"${args[@]}" 2>"$TMP/kms.err" &
+		"${args[@]}" "$@" 2>"$TMP/kms.err" &
 	pid=$!
 	on_exit "kill $pid 2>/dev/null"
 	for _ in $(seq 1 100); do [[ -s $TMP/kms.port ]] && break; sleep 0.1; done
