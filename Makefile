@@ -5,7 +5,7 @@
 #   make check-unit | check-host | check-layers | check-rig [T=name] | asan | demo | install | clean
 #   make instance-image | check-instance [T=name]   the instance tier (a booted Debian 12 guest)
 #   make bench        a quick `volkey bench` (fio, raw against dm-crypt) in the rig guest
-#   make fuzz         every libFuzzer target for FUZZ_SECONDS (30; make check passes 10)
+#   make fuzz         every libFuzzer target for FUZZ_SECONDS (30; make check passes 8)
 #   make deb          the Debian packages volkey and volkey-xts-dkms in $(BUILD)/deb (DEB_VERSION=), linted
 #   make ssm          the SSM documents checked and the Distributor package in $(BUILD)/ssm (docs/ssm.md)
 # See docs/building.md.
