@@ -40,7 +40,7 @@ struct race {
 	bool abandoned;
 	struct volkey_config cfg;
 	int n;
-	struct lane lanes[VOLKEY_MAX_TOKENS];
+	struct lane lanes[]; /* as many as the volume has candidate tokens, not VOLKEY_MAX_TOKENS */
 };
 
 /* Lanes still running in this process, abandoned or not (volume_unlock_drain). */
@@ -291,9 +291,12 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 {
 	/* The lanes unwrap in parallel: the lock is taken only for each library call below. */
 	CS_SUSPENDED;
-	struct race *race = calloc(1, sizeof(*race));
-	int r = -ENOENT, started = 0;
+	struct race *race;
+	int r = -ENOENT, started = 0, nlanes = 0;
 
+	for (int i = 0; i < v->ntokens; i++)
+		nlanes += v->tokens[i].role == TOKEN_VOLKEY || v->tokens[i].role == TOKEN_BAD;
+	race = calloc(1, sizeof(*race) + (size_t)nlanes * sizeof(race->lanes[0]));
 	if (!race)
 		return err_fail(e, -ENOMEM, "out of memory");
 	pthread_mutex_init(&race->mu, NULL);
@@ -306,6 +309,8 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 			continue;
 		if (only_token >= 0 && t->id != only_token)
 			continue;
+		if (race->n == nlanes)
+			break;
 		race->lanes[race->n].started = lane_prepare(v, t, &race->lanes[race->n]);
 		if (!race->lanes[race->n].started)
 			race->lanes[race->n].done = true;
