@@ -50,13 +50,14 @@ assert_grep 'libcurl\.so\.4' "$TMP/loaded-kms"
 assert_no_grep 'libnvme|libsystemd' "$TMP/loaded-kms"
 
 # unusable LIB CMD...: run CMD in a private mount namespace where the file behind
-# LIB (as ld.so.cache names it) is an empty file: a broken or half-removed
-# package, as dlopen sees one. Output in $TMP/out; returns CMD's exit code.
+# LIB (in the directory volkey's libcryptsetup comes from) is an empty file: a
+# broken or half-removed package, as dlopen sees one. Output in $TMP/out;
+# returns CMD's exit code.
+libdir=$(ldd "$VOLKEY" | sed -n 's|.*libcryptsetup\.so\.[0-9]* => \(.*\)/libcryptsetup\.so.*|\1|p' | head -n1)
 unusable() {
 	local lib=$1 path rc=0; shift
-	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
-	[[ -n $path ]] || fail "$lib is not installed"
-	path=$(readlink -f "$path")
+	[[ -e $libdir/$lib ]] || fail "$lib is not installed in $libdir"
+	path=$(readlink -f "$libdir/$lib")
 	: >"$TMP/empty.so"
 	unshare -m --propagation private sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' unusable \
 		"$TMP/empty.so" "$path" "$@" >"$TMP/out" 2>&1 || rc=$?
