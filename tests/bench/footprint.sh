@@ -61,7 +61,7 @@ one() {
 	[[ $rc == 0 ]] || { cat "$TMP/$name.log"; fail "$name: run failed (exit ${rc:-?})"; }
 	echo "$line" >>"$TMP/$name.$set"
 }
-med() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+med() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR+1)/2]; else printf "%g\n", (a[NR/2]+a[NR/2+1])/2}'; }
 col() { awk -v c="$2" '$c != "-" {print $c}' "$TMP/$1" | med; }
 
 for _ in $(seq 1 "$RUNS"); do
