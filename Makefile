@@ -26,9 +26,15 @@ DRACUTDIR ?= $(PREFIX)/lib/dracut
 BUILD ?= build
 SAN ?= 0
 
-PKGS := libcryptsetup devmapper libnvme json-c libcurl openssl p11-kit-1 inih blkid libudev libsystemd
+# Linked: what every run uses. Loaded on first use (agent/base/dlib.h, one shim
+# agent/base/dl_*.c each): libcurl (KMS, IMDS), p11-kit (pkcs11: URIs), libnvme
+# and libsystemd's sd-bus; only their headers are used at build time.
+# --as-needed drops what a binary does not call (libssl, libudev for volkey).
+PKGS_LINKED := libcryptsetup devmapper json-c openssl inih blkid libudev
+PKGS_DLOPEN := libcurl p11-kit-1 libnvme libsystemd
+PKGS := $(PKGS_LINKED) $(PKGS_DLOPEN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+PKG_LIBS = -Wl,--as-needed $(shell pkg-config --libs $(PKGS_LINKED) 2>/dev/null) -lm
 CRYPTSETUP_VERSION = $(shell pkg-config --modversion libcryptsetup 2>/dev/null)
 
 # snprintf truncation into fixed buffers is deliberate (bounded messages), hence -Wno-format-truncation.
@@ -61,8 +67,8 @@ CLI_SRC := $(wildcard tools/cli/*.c tools/bench/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
-PROG_SRC := $(wildcard tests/progs/*.c)
-PROG_BIN := $(PROG_SRC:tests/progs/%.c=$(BUILD)/tests/progs/%)
+PROG_SRC := $(filter-out tests/progs/%-preload.c,$(wildcard tests/progs/*.c))
+PROG_BIN := $(PROG_SRC:tests/progs/%.c=$(BUILD)/tests/progs/%) $(BUILD)/tests/progs/vk-footprint-preload.so
 
 LIBVOLKEY := $(BUILD)/libvolkey.a
 ifeq ($(LOCKCHECK),1)
@@ -84,7 +90,7 @@ UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /usr/l
 UDEV_RULES := $(BUILD)/udev/70-volkey.rules $(BUILD)/udev/volkeyd.service $(BUILD)/udev/volkey-rekey.service
 SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 
-.PHONY: ssm deb rpm tsan module bench bench-peers bench-unwrap bench-unlock bench-storm bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
+.PHONY: ssm deb rpm tsan module bench bench-peers bench-unwrap bench-unlock bench-storm bench-footprint bench-agent bench-rotate fuzz all deps check check-unit check-host check-layers check-rig asan demo install clean rig-image tests-build instance-image check-instance
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -139,6 +145,16 @@ $(BUILD)/tests/progs/%: $(BUILD)/tests/progs/%.o $(LIBVOLKEY) $(LOCKCHECK_OBJ)
 	@echo "  LD      $@"
 	@$(CC) -o $@ $< $(EXTRA_OBJS) $(LOCKCHECK_OBJ) $(LIBVOLKEY) $(ALL_LDFLAGS) $(LOCKCHECK_LDFLAGS) $(PKG_LIBS)
 
+# The footprint benchmark's helpers link with libc alone (their own pages must
+# not add to the peak RSS they measure).
+$(BUILD)/tests/progs/vk-footprint: $(BUILD)/tests/progs/vk-footprint.o
+	@echo "  LD      $@"
+	@$(CC) -o $@ $< $(ALL_LDFLAGS)
+
+$(BUILD)/tests/progs/vk-footprint-preload.so: $(BUILD)/tests/progs/vk-footprint-preload.o
+	@echo "  LD      $@"
+	@$(CC) -shared -o $@ $< $(ALL_LDFLAGS)
+
 tests-build: $(VOLKEY) $(VOLKEYD) $(TOKEN_SO) $(UDEV_RULES) $(UNIT_BIN) $(PROG_BIN)
 
 deps:
@@ -185,6 +201,10 @@ bench-unwrap: tests-build
 
 bench-unlock: tests-build
 	@BUILD=$(BUILD) tests/bench/unlock.sh
+
+# Start-up time and peak RSS of open --test against cryptsetup's, with the breakdown.
+bench-footprint: tests-build
+	@BUILD=$(BUILD) tests/bench/footprint.sh
 
 # 1000 instances booting against a KMS request quota (issue 21, goal 6; N=, QUOTA=)
 bench-storm: tests-build

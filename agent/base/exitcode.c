@@ -51,7 +51,7 @@ int exit_code_from_errno(int r)
 	case EAGAIN: case ENOTCONN: case ECOMM:
 		return EXIT_UNAVAILABLE;
 	case EOPNOTSUPP: case ENOSYS: case EPROTONOSUPPORT: case ENOPKG:
-	case EAFNOSUPPORT:
+	case EAFNOSUPPORT: case ELIBACC:
 		return EXIT_UNSUPPORTED;
 	case EBADMSG: case EUCLEAN: case EILSEQ: case EPROTO: case ENOTUNIQ:
 	case ENOMSG: case ENODATA:

@@ -11,7 +11,9 @@ static void wipe_free(void *p)
 {
 	if (!p)
 		return;
-	OPENSSL_cleanse(p, malloc_usable_size(p));
+	/* explicit_bzero, not OPENSSL_cleanse: glibc's is a vectorised memset, where
+	 * OpenSSL's goes byte by byte, and this runs on every free of both libraries. */
+	explicit_bzero(p, malloc_usable_size(p));
 	free(p);
 }
 
@@ -72,6 +74,7 @@ bool memhooks_setup(void)
 		return ok;
 	done = true;
 	ok = CRYPTO_set_mem_functions(c_malloc, c_realloc, c_free) == 1;
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free, wipe_realloc, wipe_strdup, calloc);
 	return ok;
 }

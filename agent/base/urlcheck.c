@@ -38,8 +38,13 @@ int url_check(const char *url, enum url_rule rule, const char *what, char *err, 
 	_cleanup_(curl_freep) char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL;
 	bool https, http_ok;
 
-	if (!u)
-		return -ENOMEM;
+	if (!u) {
+		/* errno ELIBACC: libcurl could not be loaded (base/dlib.h; logged already) */
+		int r = errno == ELIBACC ? -ELIBACC : -ENOMEM;
+		snprintf(err, n, "%s %s cannot be checked: %s", what, url ? url : "(none)",
+			 r == -ELIBACC ? "libcurl.so.4 could not be loaded" : "out of memory");
+		return r;
+	}
 	if (!url || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {

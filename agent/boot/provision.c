@@ -237,29 +237,34 @@ static int finish(const struct class_policy *cp, bool fresh, const char *id, str
 	return 0;
 }
 
+/* struct volume (13 KiB, its token table) lives on the heap here and in
+ * provision_device: on a worker's stack it stayed resident for the thread's
+ * life, twice over, in every one of up to 64 workers. */
 static int open_volume(const char *devnode, const struct volkey_config *cfg, const struct nvme_ident *n,
 		       struct device_outcome *o)
 {
 	struct unlock_result u = { .token = -1 };
 	struct errbuf e = { { 0 } };
-	struct volume v;
+	_cleanup_free_ struct volume *v = malloc(sizeof(*v));
 	char name[128];
 	int r;
 
-	r = volume_load(devnode, &v, &e);
+	if (!v)
+		return done(o, "failed", -ENOMEM, "out of memory");
+	r = volume_load(devnode, v, &e);
 	if (r < 0)
 		return done(o, "failed", r, "%s", e.msg);
-	snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v.uuid);
+	snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v->uuid);
 	r = refuse_unsafe_ids(o);
 	if (r < 0) {
-		volume_done(&v);
+		volume_done(v);
 		return r;
 	}
-	mapping_name(n, o, v.uuid, name, sizeof(name));
-	r = volume_open(&v, cfg, name, 0, &u, &e);
+	mapping_name(n, o, v->uuid, name, sizeof(name));
+	r = volume_open(v, cfg, name, 0, &u, &e);
 	o->token = u.token;
 	unlock_result_clear(&u);
-	volume_done(&v);
+	volume_done(v);
 	if (r < 0)
 		return done(o, "failed", r, "%s", e.msg);
 	snprintf(o->mapping, sizeof(o->mapping), "/dev/mapper/%s", name);
@@ -375,15 +380,16 @@ int provision_device(const char *devnode, const struct volkey_config *cfg, const
 		goto out;
 	}
 	if (!strcmp(s.signature, "crypto_LUKS")) {
-		struct volume v;
+		struct volume *v = malloc(sizeof(*v)); /* not on the stack: see open_volume() */
 		struct errbuf e = { { 0 } };
 		char sub[64] = "";
 
-		if (volume_load(devnode, &v, &e) == 0) {
-			snprintf(sub, sizeof(sub), "%s", v.subsystem);
-			snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v.uuid);
-			volume_done(&v);
+		if (v && volume_load(devnode, v, &e) == 0) {
+			snprintf(sub, sizeof(sub), "%s", v->subsystem);
+			snprintf(o->luks_uuid, sizeof(o->luks_uuid), "%s", v->uuid);
+			volume_done(v);
 		}
+		free(v);
 		if (crypttab_owns(cfg, devnode, o->luks_uuid, o))
 			goto out;
 		if (s.holder[0] && strncmp(sub, VOLKEY_SUBSYSTEM, strlen(VOLKEY_SUBSYSTEM))) {

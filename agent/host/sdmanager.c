@@ -69,14 +69,23 @@ int sdm_start_unit(const char *unit, char *err, size_t n)
 {
 	_cleanup_(busp) sd_bus *b = NULL;
 	sd_bus_error e = SD_BUS_ERROR_NULL;
-	sd_bus_message *reply = NULL;
+	sd_bus_message *m = NULL, *reply = NULL;
 	int r = bus_open(&b);
 
 	if (r < 0) {
 		snprintf(err, n, "cannot reach systemd at %s: %s", PRIVATE_SOCKET, strerror(-r));
 		return r;
 	}
-	r = sd_bus_call_method(b, SD_DEST, SD_PATH, SD_IFACE, "StartUnit", &e, &reply, "ss", unit, "replace");
+	/* Built call by call, not with the variadic sd_bus_call_method: base/dl_sdbus.c
+	 * forwards only fixed signatures. */
+	r = sd_bus_message_new_method_call(b, &m, SD_DEST, SD_PATH, SD_IFACE, "StartUnit");
+	if (r >= 0)
+		r = sd_bus_message_append_basic(m, 's', unit);
+	if (r >= 0)
+		r = sd_bus_message_append_basic(m, 's', "replace");
+	if (r >= 0)
+		r = sd_bus_call(b, m, 0, &e, &reply);
+	sd_bus_message_unref(m);
 	if (r < 0)
 		snprintf(err, n, "%s", e.message ? e.message : strerror(-r));
 	sd_bus_message_unref(reply);

@@ -400,7 +400,7 @@ static int from_container(const struct volkey_config *cfg, struct aws_creds *c, 
 		goto out;
 	curl = curl_easy_init();
 	if (!curl) {
-		r = -ENOMEM;
+		r = errno == ELIBACC ? -ELIBACC : -ENOMEM; /* libcurl could not be loaded (base/dlib.h) */
 		goto out;
 	}
 	curl_easy_setopt(curl, CURLOPT_URL, url);

@@ -45,8 +45,9 @@ int imds_new(const char *endpoint, long timeout_ms, struct imds **ret)
 	/* IMDS is plain http on a link-local or loopback address by design. */
 	{
 		char why[256];
-		if (url_check(endpoint, URL_IMDS, "instance metadata endpoint", why, sizeof(why)) < 0)
-			return -EINVAL;
+		int r = url_check(endpoint, URL_IMDS, "instance metadata endpoint", why, sizeof(why));
+		if (r < 0)
+			return r == -ELIBACC ? r : -EINVAL;
 	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -58,8 +59,9 @@ int imds_new(const char *endpoint, long timeout_ms, struct imds **ret)
 	m->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
 	m->curl = curl_easy_init();
 	if (!m->curl) {
+		int r = errno == ELIBACC ? -ELIBACC : -ENOMEM; /* base/dlib.h */
 		free(m);
-		return -ENOMEM;
+		return r;
 	}
 	*ret = m;
 	return 0;

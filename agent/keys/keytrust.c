@@ -136,7 +136,7 @@ int key_uri_load(const char *text, const struct volkey_config *cfg, struct key_u
 	int r = key_uri_parse(text, &u);
 
 	if (r < 0)
-		return err_fail(why, r, "key URI %s is malformed", text);
+		return err_fail(why, r, "key URI %s %s", text, key_uri_parse_error(r));
 	r = key_uri_trusted(u, cfg, why);
 	if (r < 0)
 		return r;

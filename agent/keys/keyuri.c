@@ -102,7 +102,7 @@ static int parse_pkcs11(struct key_uri *u, const char *s)
 	P11KitUri *p = p11_kit_uri_new();
 
 	if (!p)
-		return -ENOMEM;
+		return errno == ELIBACC ? -ELIBACC : -ENOMEM; /* p11-kit could not be loaded (base/dlib.h) */
 	if (p11_kit_uri_parse(s, P11_KIT_URI_FOR_ANY, p) != P11_KIT_URI_OK) {
 		p11_kit_uri_free(p);
 		return -EINVAL;
@@ -112,6 +112,18 @@ static int parse_pkcs11(struct key_uri *u, const char *s)
 	u->pin_source = p11_kit_uri_get_pin_source(p);
 	u->mechanism = p11_kit_uri_get_vendor_query(p, "x-mechanism");
 	return 0;
+}
+
+const char *key_uri_parse_error(int r)
+{
+	switch (r) {
+	case -ENOMEM:
+		return "cannot be read: out of memory";
+	case -ELIBACC:
+		return "cannot be read: libp11-kit.so.0 could not be loaded";
+	default:
+		return "is malformed";
+	}
 }
 
 int key_uri_parse(const char *s, struct key_uri **ret)

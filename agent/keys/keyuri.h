@@ -32,8 +32,13 @@ struct key_uri {
 	const char *mechanism;   /* borrowed from p11 (x-mechanism), may be NULL */
 };
 
-/* -EINVAL for a malformed URI or unknown scheme (the caller names the URI in its message). */
+/* -EINVAL for a malformed URI or unknown scheme (the caller names the URI in its
+ * message), -ENOMEM, -ELIBACC when a pkcs11: URI finds p11-kit unusable. */
 int key_uri_parse(const char *s, struct key_uri **ret);
+/* What key_uri_parse's r says of the URI, to follow "key URI [X] ": "is
+ * malformed", "cannot be read: out of memory", "cannot be read:
+ * libp11-kit.so.0 could not be loaded". */
+const char *key_uri_parse_error(int r);
 void key_uri_free(struct key_uri *u);
 static inline void key_uri_freep(struct key_uri **u)
 {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "base/log.h"
+#include "base/thread.h"
 #include "base/timeutil.h"
 #include "boot/statusfile.h"
 #include "volkeyd/metrics.h"
@@ -95,7 +96,7 @@ int metrics_start(const struct volkey_config *c)
 	if (!c->metrics_textfile[0])
 		return 0;
 	kicked = true;
-	r = -pthread_create(&thread, NULL, loop, NULL);
+	r = thread_start(&thread, loop, NULL, false);
 	running = r == 0;
 	return r;
 }

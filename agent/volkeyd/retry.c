@@ -9,6 +9,7 @@
 
 #include "base/exitcode.h"
 #include "base/log.h"
+#include "base/thread.h"
 #include "volkeyd/retry.h"
 
 #define RETRY_MAX_DEVICES 128
@@ -164,7 +165,7 @@ int retry_start(const struct policy *p, void (*submit)(const char *dev))
 	pthread_condattr_destroy(&ca);
 	if (!pol.retry)
 		return 0;
-	r = -pthread_create(&thread, NULL, loop, NULL);
+	r = thread_start(&thread, loop, NULL, false);
 	if (r == 0)
 		started = true;
 	return r;

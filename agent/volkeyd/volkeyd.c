@@ -7,6 +7,7 @@
  * logs one line per device. --once: coldplug, wait, exit (tests, initramfs). */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,11 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <libudev.h>
-#include <systemd/sd-daemon.h>
 
 #include "base/cslock.h"
+#include "base/dlib.h"
 #include "base/log.h"
 #include "base/memhooks.h"
+#include "base/sdnotify.h"
+#include "base/thread.h"
 #include "base/timeutil.h"
 #include "boot/closeall.h"
 #include "boot/devfilter.h"
@@ -146,7 +149,6 @@ static bool wanted(struct udev_device *d)
 
 static void submit(const char *devnode)
 {
-	pthread_t th;
 	struct job *job;
 
 	int i;
@@ -164,7 +166,7 @@ static void submit(const char *devnode)
 	pthread_mutex_unlock(&mu);
 	snprintf(job->dev, sizeof(job->dev), "%s", devnode);
 	job->generation = statusfile_working(devnode);
-	if (pthread_create(&th, NULL, worker, job) != 0) {
+	if (thread_start(NULL, worker, job, true) < 0) {
 		pthread_mutex_lock(&mu);
 		ninflight--;
 		pthread_mutex_unlock(&mu);
@@ -172,7 +174,6 @@ static void submit(const char *devnode)
 		log_error("%s: cannot start a worker thread", devnode);
 		return;
 	}
-	pthread_detach(th);
 }
 
 static bool is_instance_store(const char *devnode)
@@ -320,7 +321,7 @@ static int serve(struct udev *udev, struct udev_monitor *mon)
 		}
 	}
 	(void)udev;
-	sd_notify(0, "STOPPING=1");
+	sdnotify("STOPPING=1");
 	retry_stop();
 	/* A running re-encryption pauses at its next checkpoint; the next boot resumes it. */
 	resume_stop_all(20000);
@@ -361,6 +362,11 @@ int main(int argc, char **argv)
 	int c, r, left, failures;
 
 	memhooks_setup();
+	dl_curl_setup();
+	/* Workers unlock in parallel, but wait on KMS and the disk, not on malloc:
+	 * two arenas for all of them, not one per worker thread (up to 8 per CPU),
+	 * each keeping what its thread freed. */
+	mallopt(M_ARENA_MAX, 2);
 	aws_env_capture();
 	log_setup("volkeyd");
 	volume_log_setup();
@@ -451,7 +457,10 @@ int main(int argc, char **argv)
 	statusfile_set_ready(true);
 	metrics_kick();
 	failures = statusfile_count("failed");
-	sd_notifyf(0, "READY=1\nSTATUS=%d device(s) failed, %d still working", failures, left);
+	sdnotifyf("READY=1\nSTATUS=%d device(s) failed, %d still working", failures, left);
+	/* What boot allocated and freed (TLS, JSON, the workers' buffers) goes back
+	 * to the kernel: volkeyd stays for the life of the machine. */
+	malloc_trim(0);
 	log_info("ready: %d failed, %d still working", failures, left);
 	{
 		struct cs_lock_stats ls;

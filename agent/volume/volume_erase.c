@@ -32,7 +32,8 @@
 static int zero_range(const char *path, unsigned long long from, unsigned long long len, const char *marker,
 		      struct errbuf *e)
 {
-	static const char zeros[64 * 1024];
+	/* Not const: in .bss it is zero pages, not 64 KiB of every volkey's file. */
+	static char zeros[64 * 1024];
 	struct stat st;
 	int fd, r = 0;
 

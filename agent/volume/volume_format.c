@@ -136,7 +136,7 @@ static int wrap_all(const struct format_opts *o, const struct volkey_config *cfg
 				return err_fail(e, -EINVAL, "key %s is given twice", o->keys[i]);
 		r = key_uri_parse(o->keys[i], &keys[i].uri);
 		if (r < 0)
-			return err_fail(e, r, "key URI %s is malformed", o->keys[i]);
+			return err_fail(e, r, "key URI %s %s", o->keys[i], key_uri_parse_error(r));
 		/* The URI will be read back from the token at every unlock: refuse now what
 		 * unlock would refuse then. */
 		r = key_uri_trusted(keys[i].uri, cfg, &why);

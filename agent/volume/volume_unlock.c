@@ -2,7 +2,8 @@
 /* Unlocking a volume through its volkey tokens, all at once: each token's
  * backend runs in its own thread with its own connections, and the first
  * secret that opens its keyslot wins. A backend that hangs delays only itself;
- * its thread finishes on its own deadline and cleans up after itself. */
+ * its thread finishes on its own deadline and cleans up after itself. A lone
+ * token (the common case) races nobody and runs in the caller's thread. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "base/exitcode.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "base/thread.h"
 #include "base/timeutil.h"
 #include "keys/backend.h"
 #include "keys/keytrust.h"
@@ -38,7 +40,7 @@ struct race {
 	bool abandoned;
 	struct volkey_config cfg;
 	int n;
-	struct lane lanes[VOLKEY_MAX_TOKENS];
+	struct lane lanes[]; /* as many as the volume has candidate tokens, not VOLKEY_MAX_TOKENS */
 };
 
 /* Lanes still running in this process, abandoned or not (volume_unlock_drain). */
@@ -115,7 +117,7 @@ static int lane_unwrap(const struct volkey_config *cfg, const char *json, void *
 		return r;
 	r = key_uri_parse(t.key_uri, &u);
 	if (r < 0) {
-		snprintf(why, wl, "key URI is malformed");
+		snprintf(why, wl, "key URI %s", key_uri_parse_error(r));
 		goto out;
 	}
 	r = key_uri_trusted(u, cfg, &e);
@@ -289,9 +291,12 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 {
 	/* The lanes unwrap in parallel: the lock is taken only for each library call below. */
 	CS_SUSPENDED;
-	struct race *race = calloc(1, sizeof(*race));
-	int r = -ENOENT;
+	struct race *race;
+	int r = -ENOENT, started = 0, nlanes = 0;
 
+	for (int i = 0; i < v->ntokens; i++)
+		nlanes += v->tokens[i].role == TOKEN_VOLKEY || v->tokens[i].role == TOKEN_BAD;
+	race = calloc(1, sizeof(*race) + (size_t)nlanes * sizeof(race->lanes[0]));
 	if (!race)
 		return err_fail(e, -ENOMEM, "out of memory");
 	pthread_mutex_init(&race->mu, NULL);
@@ -304,6 +309,8 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 			continue;
 		if (only_token >= 0 && t->id != only_token)
 			continue;
+		if (race->n == nlanes)
+			break;
 		race->lanes[race->n].started = lane_prepare(v, t, &race->lanes[race->n]);
 		if (!race->lanes[race->n].started)
 			race->lanes[race->n].done = true;
@@ -315,9 +322,10 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 			return err_fail(e, -ENOENT, "%s: token %d is not a volkey token", v->path, only_token);
 		return err_fail(e, -ENOENT, "%s: has no volkey token", v->path);
 	}
+	for (int i = 0; i < race->n; i++)
+		started += race->lanes[i].started;
 	for (int i = 0; i < race->n; i++) {
 		struct lane_arg *a;
-		pthread_t th;
 
 		if (!race->lanes[i].started)
 			continue;
@@ -332,7 +340,13 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 		race->refs++;
 		pthread_mutex_unlock(&race->mu);
 		lanes_add(1);
-		if (pthread_create(&th, NULL, lane_main, a) != 0) {
+		/* One lane races nobody: it runs here, without a thread (its stack and
+		 * malloc arena cost more than the unwrap with a file key). */
+		if (started == 1) {
+			lane_main(a);
+			continue;
+		}
+		if (thread_start(NULL, lane_main, a, true) < 0) {
 			free(a);
 			lanes_add(-1);
 			pthread_mutex_lock(&race->mu);
@@ -343,7 +357,6 @@ static int unlock(struct volume *v, const struct volkey_config *cfg, int only_to
 			race->lanes[i].done = true;
 			continue;
 		}
-		pthread_detach(th);
 	}
 
 	pthread_mutex_lock(&race->mu);

@@ -34,6 +34,10 @@ grep '^[WI]: ' "$TMP/make.out" || true   # warnings are shown, not fatal
 
 # Control fields.
 dpkg-deb -f "$deb" Depends | grep -q 'libcryptsetup12' || fail "volkey: no shlibs Depends on libcryptsetup12"
+# dlopen'ed on first use (agent/base/dlib.h): dpkg-shlibdeps cannot see them, debian/control names them
+for p in libcurl4 libp11-kit0 libnvme1 libsystemd0; do
+	dpkg-deb -f "$deb" Depends | grep -qE "(^|, )$p( |,|$)" || fail "volkey does not depend on $p"
+done
 dpkg-deb -f "$deb" Recommends | grep -qw 'cryptsetup-bin' || fail "volkey: does not recommend cryptsetup-bin"
 [[ $(dpkg-deb -f "$deb" Architecture) == amd64 ]] || fail "volkey is not amd64"
 [[ $(dpkg-deb -f "$dkdeb" Architecture) == all ]] || fail "volkey-xts-dkms is not Architecture: all"

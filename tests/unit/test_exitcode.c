@@ -30,6 +30,7 @@ TEST(classes_map_as_documented)
 	CHECK_EQ_INT(exit_code_from_errno(-EHOSTUNREACH), 6);
 	CHECK_EQ_INT(exit_code_from_errno(-EOPNOTSUPP), 7);
 	CHECK_EQ_INT(exit_code_from_errno(-ENOSYS), 7);
+	CHECK_EQ_INT(exit_code_from_errno(-ELIBACC), 7); /* a library loaded on first use is missing */
 	CHECK_EQ_INT(exit_code_from_errno(-EBADMSG), 8);
 	CHECK_EQ_INT(exit_code_from_errno(-EPROTO), 8);
 	CHECK_EQ_INT(exit_code_from_errno(-EIO), 10);

@@ -41,7 +41,10 @@ static int check_one(struct kctx *c, struct key_check *k)
 
 	r = key_uri_parse(k->uri, &u);
 	if (r < 0) {
-		snprintf(k->message, sizeof(k->message), "not a key URI (aws-kms:…, pkcs11:…, file:/…)");
+		if (r == -EINVAL)
+			snprintf(k->message, sizeof(k->message), "not a key URI (aws-kms:…, pkcs11:…, file:/…)");
+		else
+			snprintf(k->message, sizeof(k->message), "the key URI %s", key_uri_parse_error(r));
 		return r;
 	}
 	r = random_uuid(uuid);

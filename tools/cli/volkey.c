@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/cslock.h"
+#include "base/dlib.h"
 #include "base/exitcode.h"
 #include "base/log.h"
 #include "base/memhooks.h"
@@ -76,6 +77,7 @@ int main(int argc, char **argv)
 	int c, r;
 
 	memhooks_setup();   /* before any curl or OpenSSL allocation */
+	dl_curl_setup();    /* before any thread */
 	aws_env_capture();  /* AWS secrets leave the environment at once */
 	log_setup("volkey");
 	volume_log_setup();

@@ -87,7 +87,8 @@ EXPORT int cryptsetup_token_open(struct crypt_device *cd, int token, char **buff
 	}
 	r = key_uri_parse(t.key_uri, &u);
 	if (r < 0) {
-		r = fail(cd, token, r, "key URI is malformed");
+		snprintf(why, sizeof(why), "key URI %s", key_uri_parse_error(r));
+		r = fail(cd, token, r, why);
 		goto out;
 	}
 	r = key_uri_trusted(u, &cfg, &e);

@@ -75,6 +75,8 @@ step "nothing secret in the initrds"
 for l in "$ROOT_DIR/initrd-itools.list" "$ROOT_DIR/initrd-dracut.list"; do
 	grep -Eq 'usr/sbin/volkey$' "$l" || fail "$l: no volkey"
 	grep -Eq 'etc/ssl/certs/ca-certificates.crt$' "$l" || fail "$l: no CA bundle"
+	# volkey loads libcurl with dlopen (ldd does not show it): the hooks add it
+	grep -Eq 'libcurl\.so\.4' "$l" || fail "$l: no libcurl.so.4 (volkey loads it on first use)"
 	! grep -Eq '(etc/volkey/pins|\.aws/|credentials|\.kek$|\.key$|etc/volkey/.*\.(pem|key))' "$l" ||
 		{ grep -E '(pins|\.aws/|credentials|\.kek$|\.key$)' "$l"; fail "$l: a secret-looking file"; }
 done

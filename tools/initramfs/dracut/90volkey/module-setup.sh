@@ -37,6 +37,9 @@ install() {
 	local lines
 	lines=$(volkey_lines)
 	inst_multiple /usr/sbin/volkey cryptsetup systemd-ask-password blkid udevadm awk sleep
+	# volkey loads libcurl with dlopen when it first talks to KMS or IMDS: dracut's
+	# dependency resolution (ldd) does not see it. With its own libraries:
+	inst_libdir_file "libcurl.so.4" || dfatal "volkey: no libcurl.so.4 to reach KMS with"
 	# The trust store libcurl reads: Debian's, or RHEL's and Amazon Linux's.
 	inst_multiple -o /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt \
 		/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem
