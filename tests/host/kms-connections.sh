@@ -8,12 +8,7 @@
 # configured the system's hashed directory is what volkey trusts.
 source "$(dirname "$0")/lib.bash"
 kms_config "$TMP/kms.json"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=volkey-test-ca -keyout "$TMP/ca.key" -out "$TMP/ca.pem" \
-	-addext basicConstraints=critical,CA:TRUE 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$TMP/srv.key" -out "$TMP/srv.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$TMP/ext"
-openssl x509 -req -in "$TMP/srv.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial -days 2 \
-	-extfile "$TMP/ext" -out "$TMP/srv.pem" 2>/dev/null
+test_ca_and_server
 # An idle connection is closed after 1 s: the reconnect case below.
 start_kms T --config "$TMP/kms.json" --tls-cert "$TMP/srv.pem" --tls-key "$TMP/srv.key" --idle-timeout 1
 export AWS_ACCESS_KEY_ID=AKIDTEST1 AWS_SECRET_ACCESS_KEY='sekrit/abc+def' AWS_REGION=eu-west-1

@@ -100,6 +100,16 @@ kms_ctl() { curl -sf -X POST -H 'Content-Type: application/json' --data "$3" "$1
 # count_calls LOG OP: KMS calls of that op in the double's log.
 count_calls() { grep -c "\"op\": \"$2\"" "$1" || true; }
 
+# test_ca_and_server: a test CA ($TMP/ca.pem, ca.key) and a server certificate
+# it signed for 127.0.0.1 ($TMP/srv.pem, srv.key), for the KMS double over TLS.
+test_ca_and_server() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=volkey-test-ca -keyout "$TMP/ca.key" \
+		-out "$TMP/ca.pem" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$TMP/srv.key" -out "$TMP/srv.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$TMP/ext"
+	openssl x509 -req -in "$TMP/srv.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial -days 2 \
+		-extfile "$TMP/ext" -out "$TMP/srv.pem" 2>/dev/null
+}
 # new_loop NAME SIZE: a file-backed loop device in $TMP, detached on exit; prints its path.
 new_loop() {
 	truncate -s "$2" "$TMP/$1.img"
