@@ -1,6 +1,6 @@
 #!/bin/bash
 # volkeyd in the instance with 1 and 8 devices: the time from its start to
-# READY, KMS calls and full TLS handshakes per boot (the KMS double counts
+# READY, KMS calls and TLS handshakes (full and resumed) per boot (the KMS double counts
 # them), systemd-analyze. The 8 volkey volumes are made on the host first
 # (`volkey format` on loop devices against a plain-HTTP KMS double with the
 # instance double's config, so the same key material); boot A unlocks the 8,
@@ -37,7 +37,7 @@ for i in 1 2 3 4 5 6 7 8; do
 	losetup -d "$loop"
 done
 kill "$hk"; wait "$hk" 2>/dev/null || true
-prev_calls=0 prev_hs=0
+prev_calls=0 prev_hs=0 prev_res=0
 report() { # LABEL NDEV STATE
 	local times calls hs n
 	# NVMe controllers are probed asynchronously: some may appear after
@@ -53,12 +53,12 @@ report() { # LABEL NDEV STATE
 		$0 ~ "\\): " st ":" { l = $2 }
 		END { if (s == "" || r == "" || l == "") exit 1; printf "%.2f %.2f", r - s, l - s }') || fail "$1: no starting/ready/outcome lines"
 	read -r ready last <<<"$times"
-	read -r calls hs < <(kms_control /_volkey/stats | "$INST_PY" -c "import json,sys; j=json.load(sys.stdin); print(sum(j['calls'].values()), j['tls_handshakes'])")
-	# the stats call itself is one more handshake (its own, over TLS from the host)
-	printf '   %-20s READY after %6s s, all %d %s after %6s s   KMS calls %3d   full TLS handshakes %3d   %s\n' "$1" "$ready" \
-		"$2" "$3" "$last" $((calls - prev_calls)) $((hs - prev_hs - 1)) "$(g systemd-analyze | head -1 | sed 's/Startup finished in //')"
-	echo "$1|$ready|$last|$((calls - prev_calls))|$((hs - prev_hs - 1))" >>"$INST_RUN/scale.txt"
-	prev_calls=$calls prev_hs=$hs
+	read -r calls hs res < <(kms_control /_volkey/stats | "$INST_PY" -c "import json,sys; j=json.load(sys.stdin); print(sum(j['calls'].values()), j['tls_full'], j['tls_resumed'])")
+	# the stats call itself is one more full handshake (its own, over TLS from the host)
+	printf '   %-20s READY after %6s s, all %d %s after %6s s   KMS calls %3d   TLS handshakes: full %3d, resumed %3d   %s\n' "$1" "$ready" \
+		"$2" "$3" "$last" $((calls - prev_calls)) $((hs - prev_hs - 1)) $((res - prev_res)) "$(g systemd-analyze | head -1 | sed 's/Startup finished in //')"
+	echo "$1|$ready|$last|$((calls - prev_calls))|$((hs - prev_hs - 1))|$((res - prev_res))" >>"$INST_RUN/scale.txt"
+	prev_calls=$calls prev_hs=$hs prev_res=$res
 }
 step "boot A: 8 volumes unlock"
 vm_start "${args[@]}"
