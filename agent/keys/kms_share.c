@@ -4,6 +4,7 @@
 #include <string.h>
 #include <openssl/ssl.h>
 
+#include "base/dlib.h"
 #include "base/log.h"
 #include "base/macro.h"
 #include "keys/kms_share.h"
@@ -124,21 +125,39 @@ static void open_gate(const char *endpoint)
 	pthread_mutex_unlock(&gate_mu);
 }
 
+/* libssl is libcurl's (volkey links libcrypto only: a file-key run never maps
+ * libssl); by the time libcurl calls back it is loaded, and this finds it. */
+static uint64_t (*ssl_ctx_set_options)(SSL_CTX *, uint64_t);
+static long (*ssl_ctx_ctrl)(SSL_CTX *, int, long, void *);
+static const struct dlib_sym ssl_syms[] = {
+	DLIB_SYM("SSL_CTX_set_options", ssl_ctx_set_options),
+	DLIB_SYM("SSL_CTX_ctrl", ssl_ctx_ctrl),
+};
+static struct dlib libssl = {
+	.soname = "libssl.so.3",
+	.what = "the TLS options of KMS connections",
+	.syms = ssl_syms,
+	.nsyms = ARRAY_SIZE(ssl_syms),
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+};
+
 CURLcode kms_share_ssl_ctx(CURL *curl, void *ssl_ctx, void *userdata)
 {
 	(void)curl;
 	(void)userdata;
+	if (!dlib_load(&libssl))
+		return CURLE_SSL_ENGINE_INITFAILED; /* not without the options below */
 	/* A kept-alive connection must not keep the last answer (a plaintext data
 	 * key) in OpenSSL's record buffer: wipe records once read, and give idle
 	 * buffers back. */
-	SSL_CTX_set_options(ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	ssl_ctx_set_options(ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	/* A server that drops an idle connection without close_notify must not
 	 * cost the TLS session: OpenSSL would otherwise take the EOF as a fatal
 	 * error and mark the session not resumable, so the next connection would
 	 * make a full handshake. Truncation cannot pass: HTTP answers are framed
 	 * (Content-Length or chunked) and libcurl checks the framing. */
-	SSL_CTX_set_options(ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+	ssl_ctx_set_options(ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	ssl_ctx_ctrl(ssl_ctx, SSL_CTRL_MODE, SSL_MODE_RELEASE_BUFFERS, NULL);
 	return CURLE_OK;
 }
 

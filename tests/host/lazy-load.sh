@@ -6,7 +6,8 @@
 # is unusable the command fails with one line naming it, not a crash and not a
 # failure at start.
 source "$(dirname "$0")/lib.bash"
-OPTIONAL='libcurl|libp11-kit|libnvme|libsystemd'
+# (libssl: libcurl's; volkey itself uses libcrypto only, as libcryptsetup does)
+OPTIONAL='libcurl|libssl|libp11-kit|libnvme|libsystemd'
 B=$VOLKEY_SRC/${BUILD:-build}
 
 echo "== not linked: DT_NEEDED, nor anywhere in ldd's closure"
