@@ -509,6 +509,9 @@ static int perform(struct kctx *c, struct kms_client *k, CURL *h, const char *en
 	r = ensure_creds(c, k);
 	if (r < 0)
 		return r;
+	r = kms_trust_check(&k->cfg, trust, sizeof(trust));
+	if (r < 0)
+		return kctx_fail(c, r, "%s", trust);
 	r = host_and_path(endpoint, host, sizeof(host), path, sizeof(path));
 	if (r < 0)
 		return kctx_fail(c, r, "KMS endpoint %s cannot be signed for (a path that needs escaping, or a query)",

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,6 +53,19 @@ static void find_system_dir(void)
 			system_dir = system_dirs[i];
 			return;
 		}
+}
+
+int kms_trust_check(const struct volkey_config *cfg, char *err, size_t n)
+{
+	struct stat st;
+
+	if (cfg->kms_ca_file[0] || !cfg->kms_ca_path[0])
+		return 0;
+	if (stat(cfg->kms_ca_path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, n, "[kms] ca_path %s is not a directory", cfg->kms_ca_path);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 const char *kms_trust_apply(CURL *h, const struct volkey_config *cfg, char *buf, size_t n)

@@ -12,6 +12,10 @@
 #include <curl/curl.h>
 #include "conf/config.h"
 
+/* -EINVAL with a one-line reason when [kms] ca_path is what would be used and
+ * is not a directory (OpenSSL would only say "unable to get local issuer
+ * certificate" for every server). */
+int kms_trust_check(const struct volkey_config *cfg, char *err, size_t n);
 /* Sets CURLOPT_CAINFO / CURLOPT_CAPATH on h; returns what it chose, for logs
  * ("file PATH", "directory PATH" or "libcurl default"). */
 const char *kms_trust_apply(CURL *h, const struct volkey_config *cfg, char *buf, size_t n);

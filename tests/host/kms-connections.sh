@@ -76,6 +76,9 @@ assert_grep "trusts directory $TMP/hashed"
 printf '[kms]\nendpoint = %s\nca_path = %s\n' "$KMS_URL_T" "$TMP/other" >"$TMP/other.conf"
 VOLKEY_CONFIG=$TMP/other.conf expect_exit 2 "$VK" wrap aws-kms:alias/vol "$UUID" "$TMP/b2"
 assert_grep "TLS certificate of $KMS_URL_T not trusted"
+printf '[kms]\nendpoint = %s\nca_path = %s\n' "$KMS_URL_T" "$TMP/no-such-dir" >"$TMP/bad.conf"
+VOLKEY_CONFIG=$TMP/bad.conf expect_exit 1 "$VK" wrap aws-kms:alias/vol "$UUID" "$TMP/b4"
+assert_grep "\\[kms\\] ca_path $TMP/no-such-dir is not a directory"
 # Nothing configured: the system's hashed directory (which does not hold the test CA).
 printf '[kms]\nendpoint = %s\n' "$KMS_URL_T" >"$TMP/none.conf"
 if compgen -G "/etc/ssl/certs/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].0" >/dev/null; then
